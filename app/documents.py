@@ -1,0 +1,470 @@
+"""Load policy files: decode, read what the document says of itself, clean, find its blocks.
+
+A policy file (Markdown, plain text or HTML) becomes a Policy plus a list of Blocks:
+headings, list items and paragraphs, each a MappedText whose characters point back
+into the source file. Navigation chrome, archive banners and table debris are dropped;
+mojibake is repaired with ftfy. Nothing here decides what a clause is (see clauses.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote
+
+import ftfy
+from charset_normalizer import from_bytes
+
+from .errors import PolicyQAError
+from .mapped import MappedText
+from .records import Policy
+
+# Repair mojibake only: curly quotes, ligatures and character widths are the source's own text.
+_FTFY = ftfy.TextFixerConfig(uncurl_quotes=False, fix_latin_ligatures=False, fix_character_width=False, explain=False)
+SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
+POLICY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Block:
+    kind: str  # "heading", "item" or "text"
+    level: int  # heading depth (1 = title) or item depth (0 = top)
+    text: MappedText
+
+
+# ---------------------------------------------------------------- reading
+
+
+def policy_id(path: Path) -> str:
+    return path.stem.lower()
+
+
+def corpus_files(corpus: Path) -> list[Path]:
+    if not corpus.is_dir():
+        raise PolicyQAError(f"Corpus folder {corpus} does not exist; create it and put policy files (.md, .txt, .html) in it.")
+    return sorted(p for p in corpus.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+
+
+def decode(data: bytes, name: str) -> str:
+    """Bytes to text: UTF-8 when it is, else the encoding charset-normalizer finds."""
+    if not data.strip():
+        raise PolicyQAError(f"{name} is empty; add the policy's text or remove the file.")
+    if b"\x00" in data[:8192]:
+        raise PolicyQAError(f"{name} looks binary (it holds NUL bytes); save the policy as text, Markdown or HTML.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(data).best()
+    if best is None:
+        raise PolicyQAError(f"{name} is not readable text in any known encoding; re-save it as UTF-8.")
+    return str(best)
+
+
+def read_source(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PolicyQAError(f"Cannot read {path}: {exc.strerror}; check the file's permissions.") from None
+    return decode(data, str(path))
+
+
+def load(path: Path) -> tuple[Policy, list[Block]]:
+    """Read one policy file into its Policy record and its blocks."""
+    source = read_source(path)
+    pid = policy_id(path)
+    if not POLICY_ID.match(pid):
+        raise PolicyQAError(f"{path.name}: a policy file's name must be lower-case letters, digits, '-' or '_'; rename it.")
+    is_html = path.suffix.lower() in (".html", ".htm")
+    blocks = _html_blocks(source) if is_html else _markdown_blocks(source)
+    blocks = _drop_repeated_runs(_inline_structure(_drop_chrome(blocks)))
+    if not blocks:
+        raise PolicyQAError(f"{path} has no policy text left after cleaning; check that it is the policy page.")
+    policy = _describe(pid, source, blocks)
+    return policy, blocks
+
+
+# ---------------------------------------------------------------- metadata
+
+_BANNER = re.compile(
+    r"extracted and transformed from the (?P<site>\S+) privacy policy that was archived on "
+    r"(?P<date>\d{4}-\d{2}-\d{2})[^\n]*?\((?P<archive>https?://web\.archive\.org/\S+?)\)",
+    re.I,
+)
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+_CANONICAL = re.compile(r"<link[^>]+rel=[\"']canonical[\"'][^>]*href=[\"']([^\"']+)", re.I)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.I)
+_PHONE = re.compile(r"(?:phone|tel|telephone|contact number|call)\s*[:.]?\s*(\+?\d[\d\s().-]{6,}\d)", re.I)
+_OFFICER = re.compile(r"(?i:manager|officer)[^.:]{0,40}?\bName\s*:\s*([A-Z][\w.' -]{2,40}?)\s+(?=(?i:contact|phone|tel|e-?mail)\b)")
+
+
+def _describe(pid: str, source: str, blocks: list[Block]) -> Policy:
+    clean = MappedText.join([b.text for b in blocks], "\n\n")
+    banner = _BANNER.search(source)
+    archive_url = banner["archive"] if banner else None
+    source_url = None
+    if archive_url:
+        original = re.search(r"/web/\d+(?:id_)?/(.+)$", archive_url)
+        source_url = unquote(original[1]) if original else None
+    elif canonical := _CANONICAL.search(source):
+        source_url = canonical[1]
+    company = _company_name(pid, clean.text)
+    mailto = re.findall(r"mailto:([^)\s\"'>?]+)", source, re.I)
+    found = [e.rstrip(".") for e in _EMAIL.findall(clean.text)]
+    contact = list(dict.fromkeys(mailto + [e for e in found if not any(e.endswith(m) for m in mailto)]))
+    contact += [" ".join(p.split()) for p in _PHONE.findall(clean.text)]
+    contact += [f"{m} (privacy manager)" for m in _OFFICER.findall(clean.text)]
+    return Policy(
+        id=pid,
+        title=f"{company} Privacy Policy",
+        company=company,
+        source_url=source_url,
+        archive_url=archive_url,
+        archived=banner["date"] if banner else None,
+        contact=list(dict.fromkeys(contact)),
+        checksum=hashlib.sha256(source.encode("utf-8")).hexdigest(),
+        text=clean.text,
+        offsets=list(clean.offsets),
+        source_text=source,
+    )
+
+
+def _company_name(pid: str, text: str) -> str:
+    """The company as the document spells it (e.g. 'LEJE', 'Dr.esthetique'), found from the file's id."""
+    compact = re.sub(r"[^a-z0-9]", "", pid)
+    spellings: dict[str, int] = {}
+    for m in re.finditer(r"[A-Za-z][A-Za-z0-9.&'\- ]{1,40}", text):
+        words = m.group().split()
+        for i in range(len(words)):
+            for j in range(i + 1, min(i + 4, len(words)) + 1):
+                phrase = " ".join(words[i:j]).strip(".,'-")
+                if re.sub(r"[^a-z0-9]", "", phrase.lower()) == compact:
+                    spellings[phrase] = spellings.get(phrase, 0) + 1
+    if spellings:
+        return max(spellings, key=lambda s: (spellings[s], s[:1].isupper()))
+    return " ".join(w.capitalize() for w in re.split(r"[-_]", pid))
+
+
+# ---------------------------------------------------------------- Markdown and plain text
+
+_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+_ITEM = re.compile(r"^(\s*)(?:[*+•●○◦▪■□◆◇–—]|-(?=[A-Z])|-|\d{1,2}[.)]|\(?[a-z]\)|[ivx]{1,4}\))\s+(?=\S)")
+_OUTLINE_HEADING = {"●": 2, "■": 2, "◆": 2, "○": 3, "□": 3, "◇": 3}
+_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*\)")
+_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
+_EMPHASIS = re.compile(r"\*{2,}|(?<!\w)_{2,}|_{2,}(?!\w)")
+_ENTITY = re.compile(r"&nbsp;|&amp;")
+_DEBRIS = re.compile(r"^[\s|:\-=_*#>Â\u00a0]*$")
+_PIPES = re.compile(r"\s*\|\s*")
+
+
+def _markdown_blocks(source: str) -> list[Block]:
+    blocks: list[Block] = []
+    paragraph: list[MappedText] = []
+
+    def flush() -> None:
+        if len(paragraph) == 1 and not paragraph[0].text.lstrip().startswith("*") and _is_label(_clean_inline(paragraph[0]).text):
+            blocks.append(Block("heading", 2, _clean_inline(paragraph[0])))
+        elif paragraph:
+            blocks.extend(_bold_split(MappedText.join(paragraph, " ")))
+        paragraph.clear()
+
+    pos = 0
+    for raw in source.splitlines(keepends=True):
+        line = MappedText.of(source, pos, pos + len(raw.rstrip("\r\n")))
+        pos += len(raw)
+        if _BANNER.search(line.text) or _DEBRIS.match(line.text):
+            flush()
+            continue
+        if heading := _HEADING.match(line.text):
+            flush()
+            text = _clean_inline(line[heading.start(2):heading.end(2)])
+            if text.text.strip(":| "):
+                blocks.append(Block("heading", len(heading[1]), text.sub(re.compile(r"^[:\s]+|[:\s]+$"))))
+            continue
+        item = _ITEM.match(line.text)
+        if item or not line.text.strip():
+            flush()
+        if item:
+            marker = line.text[item.start():item.end()].strip()
+            body = _clean_inline(line[item.end():])
+            if marker in _OUTLINE_HEADING and _is_label(body.text):
+                blocks.append(Block("heading", _OUTLINE_HEADING[marker], body))
+            elif body.text:
+                depth = len(item[1].expandtabs(4)) // 2
+                blocks.extend(Block("item", depth, b.text) if b.kind == "text" else b for b in _bold_split(line[item.end():]))
+            continue
+        if line.text.strip():
+            paragraph.append(line)
+    flush()
+    return blocks
+
+
+def _fix_mojibake(text: str) -> str:
+    return ftfy.fix_text(text, _FTFY)
+
+
+def _clean_inline(text: MappedText) -> MappedText:
+    """Markdown inline markup and mojibake out; the words, with their offsets, stay."""
+    text = text.fixed(_fix_mojibake)
+    text = text.sub(_LINK, keep=1).sub(_ESCAPE, keep=1).sub(_EMPHASIS).sub(_ENTITY, repl=" ")
+    if "|" in text.text:
+        text = text.sub(_PIPES, repl=" ")
+    return text.squeeze()
+
+
+_BOLD_LEAD = re.compile(r"^\s*((?:\*\*[^*]*\*\*\s*)+)")
+_BOLD_LABEL = re.compile(r"\*\*[^*\n]{2,80}?:\s*\*\*")
+
+
+def _bold_split(text: MappedText) -> list[Block]:
+    """A paragraph whose lead is bold gives a heading; a mid-line bold 'Label:' starts a new paragraph."""
+    blocks: list[Block] = []
+    lead = _BOLD_LEAD.match(text.text)
+    if lead:
+        bold = _clean_inline(text[: lead.end()])
+        rest = text[lead.end():]
+        if not _clean_inline(rest).text.strip(" :"):
+            if not bold.text:
+                return []
+            return [Block("heading" if _is_label(bold.text.rstrip("?")) else "text", 3 if _is_label(bold.text.rstrip("?")) else 0, bold)]
+        question = bold.text.rfind("?")
+        if question >= 0:
+            # "**How does X use my data?** **Internal Use:** We use ..." -> heading, then the labelled text
+            cut = _raw_index(text, bold, question + 1)
+            blocks.append(Block("heading", 3, bold[: question + 1]))
+            text = text[cut:]
+    cuts = [m.start() for m in _BOLD_LABEL.finditer(text.text) if m.start() > 0 and text.text[: m.start()].strip(" *")]
+    for a, b in zip([0] + cuts, cuts + [len(text.text)]):
+        part = _clean_inline(text[a:b])
+        if part.text:
+            blocks.append(Block("text", 0, part))
+    return blocks
+
+
+def _raw_index(raw: MappedText, clean: MappedText, i: int) -> int:
+    """Index in `raw` just past clean character i-1 (both views share source offsets)."""
+    target = clean.offsets[i - 1]
+    for j, off in enumerate(raw.offsets):
+        if off > target:
+            return j
+    return len(raw.offsets)
+
+
+def _is_label(text: str) -> bool:
+    """Short, unpunctuated lines read as headings ('Provide personal information')."""
+    words = text.split()
+    return (1 <= len(words) <= 16 and len(text) <= 140 and ":" not in text
+            and not re.search(r"[.;,!]$", text) and not text[:1].islower())
+
+
+# ---------------------------------------------------------------- HTML
+
+_SKIP_TAGS = {"script", "style", "nav", "header", "footer", "noscript", "template", "svg", "form", "button", "select", "head"}
+_BLOCK_TAGS = {"p", "div", "section", "article", "main", "br", "tr", "td", "th", "table", "ul", "ol", "dl", "dt", "dd",
+               "blockquote", "pre", "hr", "aside", "body", "html"}
+_HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
+
+
+class _HTMLBlocks(HTMLParser):
+    """Text runs of an HTML page with their source offsets, cut into blocks at block tags."""
+
+    def __init__(self, source: str):
+        super().__init__(convert_charrefs=False)
+        self.source = source
+        self.line_starts = [0] + [m.end() for m in re.finditer(r"\n", source)]
+        self.blocks: list[Block] = []
+        self.runs: list[MappedText] = []
+        self.kind, self.level, self.skip, self.list_depth = "text", 0, 0, 0
+
+    def _offset(self) -> int:
+        line, col = self.getpos()
+        return self.line_starts[line - 1] + col
+
+    def _flush(self) -> None:
+        text = MappedText.join(self.runs, "").fixed(_fix_mojibake).squeeze()
+        if text.text:
+            self.blocks.append(Block(self.kind, self.level, text))
+        self.runs, self.kind, self.level = [], "text", 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _SKIP_TAGS:
+            self.skip += 1
+        elif tag in _HEADING_TAGS:
+            self._flush()
+            self.kind, self.level = "heading", _HEADING_TAGS[tag]
+        elif tag == "li":
+            self._flush()
+            self.kind, self.level = "item", max(self.list_depth - 1, 0)
+        elif tag in _BLOCK_TAGS:
+            self._flush()
+        if tag in ("ul", "ol"):
+            self.list_depth += 1
+
+    def handle_endtag(self, tag):
+        if tag in _SKIP_TAGS:
+            self.skip = max(self.skip - 1, 0)
+        elif tag in _HEADING_TAGS or tag == "li" or tag in _BLOCK_TAGS:
+            self._flush()
+        if tag in ("ul", "ol"):
+            self.list_depth = max(self.list_depth - 1, 0)
+
+    def handle_data(self, data):
+        if not self.skip:
+            start = self._offset()
+            self.runs.append(MappedText(data, tuple(range(start, start + len(data)))))
+
+    def _reference(self, char: str) -> None:
+        if not self.skip:
+            start = self._offset()
+            self.runs.append(MappedText(char, (start,)))
+
+    def handle_entityref(self, name):
+        from html.entities import name2codepoint
+
+        self._reference(chr(name2codepoint.get(name, 32)))
+
+    def handle_charref(self, name):
+        try:
+            code = int(name[1:], 16) if name[:1] in "xX" else int(name)
+            self._reference(chr(code) if 0 < code < 0x110000 and not 0xD800 <= code < 0xE000 else " ")
+        except ValueError:
+            self._reference(" ")
+
+
+def _html_blocks(source: str) -> list[Block]:
+    parser = _HTMLBlocks(source)
+    parser.feed(source)
+    parser.close()
+    parser._flush()
+    return parser.blocks
+
+
+# ---------------------------------------------------------------- chrome
+
+_CHROME = re.compile(
+    r"(바로가기|맨 위로|현재 위치|WORLD SHIPPING|SELECT THE DESTINATION|^GO$|^close$|^top$|back to top|skip to (main )?content"
+    r"|^(home|menu|search|log ?in|sign ?in|cart|about)$)",
+    re.I,
+)
+
+
+def _is_prose(block: Block) -> bool:
+    return block.kind != "heading" and len(block.text.text.split()) >= 8
+
+
+def _drop_chrome(blocks: list[Block]) -> list[Block]:
+    """Drop site chrome: known navigation phrases anywhere, and non-prose scraps before the first
+    and after the last sentence of the policy (breadcrumbs, shipping pickers, 'GO', 'close')."""
+    prose = [i for i, b in enumerate(blocks) if _is_prose(b)]
+    if not prose:
+        return [b for b in blocks if not _CHROME.search(b.text.text)]
+    first, last = prose[0], prose[-1]
+    kept = []
+    for i, block in enumerate(blocks):
+        if _CHROME.search(block.text.text) and len(block.text.text) < 80:
+            continue
+        outside = i < first or i > last
+        if outside and not (block.kind == "heading" and i < first and block.level == 1):
+            continue
+        kept.append(block)
+    return kept
+
+
+# ---------------------------------------------------------------- structure inside long paragraphs
+
+_NUMBERED_HEADING = re.compile(r"(?<![\w-])(?:Article|ARTICLE|Section|SECTION|Chapter|CHAPTER)\s+(\d{1,3})\b[.:)]?\s*")
+_INLINE_ITEM = re.compile(r"(?:(?<=\s)|^)(?:\*|\d{1,2}\))\s+(?=\S)")
+_TITLE_WORDS = {"of", "to", "and", "for", "in", "on", "with", "by", "the", "a", "an", "under", "or", "from", "about"}
+_SENTENCE_STARTS = {"The", "We", "Our", "You", "Your", "If", "When", "This", "These", "Users", "Any", "All", "Each",
+                    "Personal", "In", "Customer", "Company"}
+_LONG = 300
+
+
+def _inline_structure(blocks: list[Block]) -> list[Block]:
+    """A policy flattened into one paragraph still has its structure in the words: 'Article 4 Period of
+    Retention ...' headings and ' * ' or '1)' items. Cut long paragraphs there."""
+    out: list[Block] = []
+    for block in blocks:
+        if block.kind == "heading" or len(block.text) < _LONG:
+            out.append(block)
+            continue
+        for part in _article_split(block):
+            out.extend(_item_split(part) if part.kind != "heading" else [part])
+    return out
+
+
+def _article_split(block: Block) -> list[Block]:
+    text = block.text.text
+    hits = list(_NUMBERED_HEADING.finditer(text))
+    if not hits:
+        return [block]
+    toc = {}  # a table of contents lists the titles: 'Article 1 Consent ... Article 2 ...'
+    for a, b in zip(hits, hits[1:]):
+        between = text[a.end():b.start()]
+        if len(between) < 160 and not re.search(r"[.;]", between):
+            toc.setdefault(a[1], between.strip())
+    parts, last = [], 0
+    for i, hit in enumerate(hits):
+        nxt = hits[i + 1].start() if i + 1 < len(hits) else len(text)
+        between = text[hit.end():nxt]
+        if len(between) < 160 and not re.search(r"[.;]", between):
+            continue  # a table-of-contents entry stays in its paragraph
+        title = toc.get(hit[1], "")
+        if not (title and text[hit.end():hit.end() + len(title)].lower() == title.lower()):
+            starts_sentence = not text[:hit.start()].strip() or text[:hit.start()].rstrip()[-1] in ".!?:;\"”)*"
+            title = _title_run(text[hit.end():hit.end() + 200]) if starts_sentence else ""
+            if not title:
+                continue  # a reference such as 'specified in Article 2, except ...'
+        title_end = hit.end() + len(title)
+        parts.append(Block(block.kind, block.level, block.text[last:hit.start()].strip()))
+        parts.append(Block("heading", 2, block.text[hit.start():title_end].strip()))
+        last = title_end
+    parts.append(Block("text", 0, block.text[last:].strip()))
+    return [p for p in parts if p.text.text]
+
+
+def _title_run(text: str) -> str:
+    words, taken = text.split(" "), []
+    for word in words[:14]:
+        if not word or not (word[:1].isupper() or word in _TITLE_WORDS):
+            break
+        if taken and word in _SENTENCE_STARTS and taken[-1] not in _TITLE_WORDS:
+            break
+        taken.append(word)
+    while taken and taken[-1] in _TITLE_WORDS:
+        taken.pop()
+    return " ".join(taken)
+
+
+def _item_split(block: Block) -> list[Block]:
+    text = block.text.text
+    cuts = [m for m in _INLINE_ITEM.finditer(text)]
+    if len(block.text) < _LONG or len(cuts) < 2:
+        return [block]
+    parts = [Block(block.kind, block.level, block.text[: cuts[0].start()].strip())]
+    for m, nxt in zip(cuts, cuts[1:] + [None]):
+        end = nxt.start() if nxt else len(text)
+        parts.append(Block("item", 0, block.text[m.end():end].strip()))
+    return [p for p in parts if p.text.text.strip(" *")]
+
+
+def _drop_repeated_runs(blocks: list[Block], least: int = 3) -> list[Block]:
+    """Layout tables repeat content (a sidebar copy of a later list): drop a run of `least` or more
+    blocks that appears again later in the same order, keeping the later copy."""
+    texts = [b.text.text for b in blocks]
+    places: dict[str, list[int]] = {}
+    for i, text in enumerate(texts):
+        places.setdefault(text, []).append(i)
+    drop: set[int] = set()
+    for i in range(len(texts)):
+        for j in (j for j in places[texts[i]] if j > i):
+            k = 0
+            while j + k < len(texts) and i + k < j and texts[i + k] == texts[j + k]:
+                k += 1
+            if k >= least:
+                drop.update(range(i, i + k))
+    return [b for i, b in enumerate(blocks) if i not in drop]

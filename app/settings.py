@@ -1,0 +1,60 @@
+"""Every setting in one table: name, environment variable, default and help.
+
+The table drives the CLI help and the README's settings section; paths go through
+`path()` so the test suite can point all of them at a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "POLICYQA_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("corpus", "corpus", "Folder of policy files (.md, .txt, .html); a policy's id is its file stem."),
+    Setting("index", "index", "Folder holding the built index generations."),
+    Setting("feedback_db", "feedback.db", "SQLite file for thumbs up/down feedback."),
+    Setting("model", "", "Sentence-transformers model folder or name; empty means the bundled all-MiniLM-L6-v2."),
+    Setting("top_k", "3", "Citations per answer at most."),
+    Setting("max_question", "1000", "Longest question accepted, in characters."),
+    Setting("host", "127.0.0.1", "Address the server binds to."),
+    Setting("port", "7860", "Port the server listens on."),
+    Setting("admin_token", "", "Token required by admin endpoints (re-index, feedback export); empty disables them."),
+    Setting("embed_origins", "*", "Origins allowed to embed the widget and call the API (space-separated, or *)."),
+    Setting("rate_limit", "60/minute", "Requests per client to the public API and widget."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def get(name: str) -> str:
+    """The setting's value: its environment variable when set, else its default."""
+    setting = _BY_NAME[name]
+    return os.environ.get(setting.env, setting.default)
+
+
+def get_int(name: str) -> int:
+    from .errors import PolicyQAError
+
+    value = get(name)
+    try:
+        return int(value)
+    except ValueError:
+        raise PolicyQAError(f"{_BY_NAME[name].env}={value!r} is not a whole number; set it to one.") from None
+
+
+def path(name: str) -> Path:
+    """A path setting, resolved against the working directory."""
+    return Path(get(name)).expanduser().resolve()
