@@ -39,6 +39,22 @@ def _friendly(command):
     return run
 
 
+def _progress_bars():
+    """A progress callback drawing one bar per stage on stderr."""
+    bars: dict[str, object] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = click.progressbar(length=total, label=stage.ljust(9), file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+        if done >= total:
+            bar.__exit__(None, None, None)
+
+    return progress
+
+
 def _path_option(name: str, flag: str):
     return click.option(flag, name, type=click.Path(path_type=Path), default=None,
                         help=f"{settings.SETTINGS[[s.name for s in settings.SETTINGS].index(name)].help} "
@@ -63,18 +79,7 @@ def index(corpus: Path | None, index: Path | None) -> None:
 
     corpus = corpus or settings.path("corpus")
     index = index or settings.path("index")
-    bars: dict[str, object] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        bar = bars.get(stage)
-        if bar is None:
-            bar = bars[stage] = click.progressbar(length=total, label=stage.ljust(9), file=sys.stderr)
-            bar.__enter__()
-        bar.update(done - bar.pos)
-        if done >= total:
-            bar.__exit__(None, None, None)
-
-    report = store.build(corpus, index, embedder.get(), progress)
+    report = store.build(corpus, index, embedder.get(), _progress_bars())
     for name, reason in report.skipped.items():
         click.echo(f"skipped {name}: {reason}", err=True)
     click.echo(
@@ -129,3 +134,27 @@ def _render(result) -> str:
 
 def main() -> None:
     cli()
+
+
+@cli.command()
+@_path_option("corpus", "--corpus")
+@_path_option("index", "--index")
+@click.option("--host", default=None, help="Address to bind [default: $POLICYQA_HOST or 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port [default: $POLICYQA_PORT or 7860].")
+@_friendly
+def serve(corpus: Path | None, index: Path | None, host: str | None, port: int | None) -> None:
+    """Serve the chat UI, the JSON API and the widget; builds or refreshes the index first."""
+    import uvicorn
+
+    from .engine import Engine
+    from .feedback import FeedbackStore
+    from .web.server import create_app
+
+    engine = Engine(corpus or settings.path("corpus"), index or settings.path("index"))
+    click.echo("Checking the index...", err=True)
+    engine.refresh(_progress_bars())
+    host = host or settings.get("host")
+    port = port or settings.get_int("port")
+    app = create_app(engine, FeedbackStore(settings.path("feedback_db")))
+    click.echo(f"PolicyQA is serving {len(engine.index.policies)} policies on http://{host}:{port}/", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

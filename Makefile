@@ -1,0 +1,29 @@
+# Two commands do all the set-up: `make run` (the app on the bundled corpus) and `make test`.
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run index test browser eval bench
+
+$(BIN)/policyqa: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0   # the CPU build; a bare `torch` pulls CUDA
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/policyqa
+
+run: install
+	$(BIN)/policyqa serve
+
+index: install
+	$(BIN)/policyqa index
+
+browser:  # Debian's Chromium for the browser tests (playwright drives it; nothing is downloaded by playwright)
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+test: install browser
+	HF_HUB_OFFLINE=1 $(BIN)/pytest
+
+eval: install
+	$(BIN)/policyqa eval

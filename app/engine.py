@@ -1,0 +1,81 @@
+"""The serving state shared by the CLI, the web UI and the API: one embedder, the current index.
+
+Re-indexing swaps the new index in by reference: a request takes `engine.index` once and
+keeps answering from that generation even if a swap happens meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from . import answer, embedder as embedders, search, store
+from .answer import Turn
+from .errors import PolicyQAError
+from .records import Answer
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    def __init__(self, corpus: Path, index_dir: Path, model: embedders.Embedder | None = None):
+        self.corpus = corpus
+        self.index_dir = index_dir
+        self.embedder = model or embedders.get()
+        self._index: store.Index | None = None
+        self._error: str | None = None
+        self._build_lock = threading.Lock()
+
+    @property
+    def index(self) -> store.Index:
+        index = self._index
+        if index is None:
+            raise PolicyQAError(self._error or f"No index is loaded from {self.index_dir}; run `policyqa index`.")
+        return index
+
+    def load(self) -> None:
+        """Load and validate the serving generation; on failure keep serving the one we had."""
+        try:
+            self._index = store.load(self.index_dir, expect_dims=self.embedder.dims)
+            self._error = None
+        except PolicyQAError as exc:
+            self._error = str(exc)
+            raise
+
+    def refresh(self, progress: store.Progress | None = None) -> store.BuildReport | None:
+        """Build when the index is missing, stale or broken and the corpus is at hand; then load it."""
+        with self._build_lock:
+            stale = store.staleness(self.corpus, self.index_dir) if self.corpus.is_dir() else {}
+            report = None
+            if any(stale.values()) or not self._loadable():
+                if not self.corpus.is_dir():
+                    raise PolicyQAError(f"No usable index in {self.index_dir} and no corpus at {self.corpus} to build one from.")
+                report = store.build(self.corpus, self.index_dir, self.embedder, progress)
+            self.load()
+            return report
+
+    def _loadable(self) -> bool:
+        try:
+            store.load(self.index_dir, expect_dims=self.embedder.dims)
+            return True
+        except PolicyQAError as exc:
+            log.warning("index not usable, rebuilding: %s", exc)
+            return False
+
+    def ask(self, question: str, policy: str | None = None, history: list[Turn] | None = None, top_k: int = 3) -> Answer:
+        return answer.ask(self.index, self.embedder, question, policy=policy, history=history, top_k=top_k)
+
+    def search(self, query: str, policy: str | None = None, k: int = 10) -> list[search.Hit]:
+        """Ranked clauses for agents: no composed answer, no decline."""
+        query = answer.clean_question(query)
+        index = self.index
+        if policy and policy not in index.policies:
+            raise PolicyQAError(f"Unknown policy {policy!r}; choose one of: {', '.join(sorted(index.policies))}.")
+        return search.retrieve(index, self.embedder, query, policy, k)
+
+    def health(self) -> dict:
+        index = self._index
+        if index is None:
+            return {"ok": False, "error": self._error or "index not loaded"}
+        return {"ok": True, "generation": index.generation, "policies": len(index.policies), "clauses": len(index.clauses)}
