@@ -1,0 +1,177 @@
+"""The UI's logic on the real engine and real SQLite, without a browser: examples, follow-ups,
+the source viewer's highlight, escaping, agents' search and compare, feedback failures."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+from app.feedback import FeedbackStore
+from app.records import Answer, Citation, Policy
+from app.web import ui
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_every_example_question_is_answered_by_its_policy(engine):
+    index = engine.index
+    for choice, questions in ui.EXAMPLES.items():
+        if choice != ui.ALL and choice not in index.policies:
+            continue
+        for question in questions:
+            result = engine.ask(question, policy=None if choice == ui.ALL else choice)
+            assert result.answered, f"{choice}: {question!r} is declined"
+            if choice == ui.ALL:
+                assert result.policy, f"{question!r} should name its company"
+
+
+def test_a_follow_up_stays_on_the_policy_of_the_conversation(engine, tmp_path):
+    store = FeedbackStore(tmp_path / "feedback.db")
+    chat = ui.ask(engine, store, "When does Clozette collect my information?", ui.ALL, [])
+    chat = ui.ask(engine, store, "what about cookies?", ui.ALL, chat)
+    follow_up = chat[-1].answer
+    assert follow_up.policy == "clozette"
+    assert follow_up.answered and {c.policy for c in follow_up.citations} == {"clozette"}
+    assert [x.ask_id for x in chat] == [1, 2]  # both questions logged
+
+
+def test_errors_show_as_one_chat_line(engine, tmp_path):
+    store = FeedbackStore(tmp_path / "feedback.db")
+    chat = ui.ask(engine, store, "   ", ui.ALL, [])
+    chat = ui.ask(engine, store, "x" * 5000, "leje", chat)
+    assert [x.error for x in chat] == ["The question is empty; type a question about the policy.",
+                                       "The question is 5000 characters long; keep it under 1000."]
+    html = ui.render_transcript(chat)
+    assert "Traceback" not in html and "pq-rate" not in html  # nothing to rate
+
+
+def test_the_highlight_is_the_quote_in_the_whole_policy(engine):
+    index = engine.index
+    chat = [ui.Exchange("q", engine.ask(question, policy=pid)) for question, pid in (
+        ("how long do you keep my payment records?", "leje"), ("do you use cookies?", None),
+        ("how is my information protected?", "dr-esthetique"))]
+    for turn, exchange in enumerate(chat):
+        for n, citation in enumerate(exchange.answer.citations, 1):
+            clause = ui.clause_of(index, citation.policy, citation.clause)
+            text = index.policies[citation.policy].text
+            a, b = ui.locate(text, citation.quote, (clause.clean_start, clause.clean_end))
+            assert clause.clean_start <= a < b <= clause.clean_end
+            assert words(text[a:b]) == words(citation.quote)
+            viewer = ui.open_citation(engine, chat, turn, n)
+            marked = re.search(r'<mark class="pq-hit">(.*?)</mark>', viewer, re.S).group(1)
+            assert words(re.sub(r"<[^>]+>", " ", marked)) == words(ui.escape(citation.quote))
+
+
+def test_the_viewer_ignores_clicks_it_cannot_place(engine):
+    chat = [ui.Exchange("q", engine.ask("do you use cookies?", policy="leje"))]
+    for turn, n in ((5, 1), (0, 99), ("0", 1), (0, None)):
+        assert ui.open_citation(engine, chat, turn, n) == ui.render_viewer_empty()
+
+
+def test_markup_from_users_and_policies_is_text():
+    markup = '<img src=x onerror=alert(1)><b>bold</b><script>alert(2)</script>'
+    quote = f'{markup} “and quotes” & more'
+    citation = Citation(policy="evil", title=markup, section=markup, quote=quote, start=0, end=1, score=0.9, clause=0)
+    answer = Answer(question=markup, answered=True, answer=f"The {markup} says:\n\n“{quote}” [1]", citations=[citation])
+    html = ui.render_transcript([ui.Exchange(markup, answer), ui.Exchange(markup, error=markup)])
+    policy = Policy(id="evil", title=markup, company=markup, source_url="javascript:alert(3)",
+                    archive_url="https://web.archive.org/x\" onmouseover=\"alert(4)", archived=markup, text=quote)
+    viewer = ui.render_viewer(policy, citation, 1, (0, len(markup)))
+    for page in (html, viewer):
+        assert "<img" not in page and "<b>" not in page and "<script" not in page
+        assert "&lt;img src=x onerror=alert(1)&gt;&lt;b&gt;bold&lt;/b&gt;" in page
+    assert "javascript:" not in viewer and 'onmouseover="' not in viewer
+    assert 'rel="noopener noreferrer"' in viewer
+
+
+def test_only_http_links_are_links():
+    assert ui.safe_url("https://example.com/privacy") == "https://example.com/privacy"
+    assert ui.safe_url(" http://example.com ") == "http://example.com"
+    for bad in ("javascript:alert(1)", "data:text/html,x", "//example.com", "ftp://example.com", "", None):
+        assert ui.safe_url(bad) is None
+        assert ui.link(bad, "x") == ""
+
+
+def test_agent_search_ranks_clauses_of_the_chosen_policies(engine):
+    index = engine.index
+    hits = ui.ranked_clauses(index, engine.embedder, "delete my account", [], None)
+    assert len(hits) == ui.AGENT_RESULTS
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    chosen = ui.ranked_clauses(index, engine.embedder, "delete my account", ["laneige", "leje"], None)
+    assert chosen and {h.clause.policy for h in chosen} <= {"laneige", "leje"}
+    leje = ui.ranked_clauses(index, engine.embedder, "delete my account", ["leje"], None)
+    assert ui.search_clauses(engine, "delete my account", ["leje"], ui.ALL).count('class="pq-card"') == len(leje)
+
+
+def test_the_topic_filter_keeps_only_clauses_of_that_topic(engine):
+    index = engine.index
+    topic = ui.ranked_clauses(index, engine.embedder, "do you use cookies?", [], None)[0].clause.topic
+    hits = ui.ranked_clauses(index, engine.embedder, "do you use cookies?", [], topic)
+    assert hits and all(h.clause.topic == topic for h in hits)
+    in_index = Counter(c.topic for c in index.clauses)
+    assert len(hits) == min(ui.AGENT_RESULTS, in_index[topic])
+    absent = next((t for t in ui.TOPICS if t not in in_index), None)
+    if absent:
+        assert "No clause matches" in ui.search_clauses(engine, "do you use cookies?", [], absent)
+
+
+def test_copy_citation_carries_quote_title_section_and_link(engine):
+    index = engine.index
+    clause = index.clauses[index.ranges["clozette"][0] + 2]
+    text = ui.copy_text(clause, index.policies["clozette"])
+    assert text == f"“{clause.text}”\n— Clozette Privacy Policy, {clause.section}\nhttp://www.clozette.co/info/privacy"
+
+
+def test_compare_has_one_row_per_policy_and_says_not_stated(engine):
+    html = ui.compare(engine, "do you use cookies?")
+    found = re.findall(r'<tr class="pq-([a-z-]+)" data-policy="([^"]+)"', html)
+    rows = {pid: kind for kind, pid in found}
+    assert len(found) == len(rows) and set(rows) == set(engine.index.policies)
+    assert rows["laneige"] == rows["herve-leger"] == "not-stated"
+    assert rows["clozette"] == rows["leje"] == "stated"
+    assert html.count("not stated") == 2
+    assert "empty" in ui.compare(engine, "  ")
+
+
+def test_feedback_that_cannot_be_saved_says_so_and_the_chat_goes_on(engine, tmp_path, read_only):
+    store = FeedbackStore(tmp_path / "feedback.db")
+    chat = ui.ask(engine, store, "how long do you keep my payment records?", "leje", [])
+    with read_only(store.path):
+        chat = ui.rate(store, chat, 0, -1, "too long")
+        assert chat[0].notice == "Feedback not saved: the feedback database is read-only."
+        assert "Feedback not saved: the feedback database is read-only." in ui.render_transcript(chat)
+        chat = ui.ask(engine, store, "How can I delete my account?", "leje", chat)
+        assert chat[-1].answer.answered and chat[-1].ask_id is None
+    chat = ui.rate(store, chat, 0, -1, "too long")  # a retry once the database is writable
+    assert chat[0].rating == -1 and "saved" in chat[0].notice
+
+
+def test_rating_ignores_what_it_cannot_place(engine, tmp_path):
+    store = FeedbackStore(tmp_path / "feedback.db")
+    chat = ui.ask(engine, store, "How can I delete my account?", "leje", [])
+    for turn, rating in ((3, 1), (0, 0), (0, "1"), ("0", 1)):
+        assert ui.rate(store, chat, turn, rating, "")[0].rating == 0
+    assert ui.rate(store, chat, 0, 1, None)[0].rating == 1
+    assert ui.rate(store, chat, 0, -1, "changed my mind")[0].rating == 1  # one rating per answer
+    assert store.gaps() == []
+
+
+def test_the_gaps_tab_needs_the_admin_token(engine, tmp_path, monkeypatch):
+    store = FeedbackStore(tmp_path / "feedback.db")
+    ui.ask(engine, store, "do you use cookies?", "laneige", [])
+    monkeypatch.delenv("POLICYQA_ADMIN_TOKEN", raising=False)
+    assert "POLICYQA_ADMIN_TOKEN" in ui.show_gaps(engine, store, "")
+    monkeypatch.setenv("POLICYQA_ADMIN_TOKEN", "s3cret")
+    assert "not the admin token" in ui.show_gaps(engine, store, "guess")
+    shown = ui.show_gaps(engine, store, "s3cret")
+    assert "laneige Privacy Policy" in shown and "do you use cookies?" in shown
+
+
+@pytest.mark.parametrize("choice", [ui.ALL, "leje", "a-policy-added-later"])
+def test_examples_are_buttons_of_escaped_questions(choice):
+    html = ui.render_examples(choice)
+    assert html.count("data-example=") == len(ui.examples_for(choice))
