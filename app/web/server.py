@@ -19,5 +19,5 @@ def create_app(engine: Engine, feedback: FeedbackStore) -> FastAPI:
     blocked = [str(engine.index_dir), str(settings.path("feedback_db").parent)]
     return gr.mount_gradio_app(
         app, ui.build(engine, feedback), path="/", allowed_paths=[], blocked_paths=blocked,
-        enable_monitoring=False, mcp_server=False, footer_links=[],
+        enable_monitoring=False, mcp_server=False, footer_links=[], run_history=False,
     )

@@ -1,0 +1,408 @@
+"""The JSON API (/api/..., /healthz) and what guards it: one error shape, CORS, body and rate limits.
+
+`install(app)` registers everything, the widget pages included (widget.py), before the Gradio UI
+is mounted at "/": routes registered first win, and /api/{anything else} ends here as a JSON 404.
+Deployment settings (embed origins, rate limit, admin token) are read when install() runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import anyio
+import limits
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import settings, store
+from ..answer import Turn, clean_question
+from ..engine import Engine
+from ..errors import PolicyQAError
+from . import widget
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+ASK_WORKERS = 4  # answers computed at once; more only queue on the CPU, and would starve other requests' threads
+POLICY_ID = r"[a-z0-9][a-z0-9_-]{0,63}"
+CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+         413: "body_too_large", 422: "invalid_request", 429: "rate_limited", 500: "internal_error", 503: "unavailable"}
+OUR_PATHS = ("/api/", "/healthz", "/widget", "/embed.js", "/demo", "/docs", "/openapi.json")
+
+PolicyId = Annotated[str, StringConstraints(pattern=f"^{POLICY_ID}$")]
+
+
+# ---------------------------------------------------------------- request and response models
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class TurnIn(Strict):
+    question: str = Field(description="An earlier question of the conversation.")
+    policy: PolicyId | None = Field(None, description="The policy that question was about, as the answer said.")
+
+
+class AskRequest(Strict):
+    question: str = Field(description="The customer's question, up to POLICYQA_MAX_QUESTION characters.",
+                          examples=["How long do you keep payment records?"])
+    policy: PolicyId | None = Field(None, description="Answer from this policy only; else the policy the question "
+                                                      "names, else the conversation's, else all.")
+    history: list[TurnIn] = Field(default_factory=list, max_length=20,
+                                  description="Earlier turns, oldest first, so follow-ups are understood.")
+    top_k: int | None = Field(None, ge=1, le=20, description="Citations at most; default POLICYQA_TOP_K.")
+
+
+class CitationOut(BaseModel):
+    policy: str
+    title: str
+    section: str = Field(description="The heading path of the clause quoted.")
+    quote: str = Field(description="The policy's own words.")
+    start: int = Field(description="Where the quote starts in the policy's source file (character offset).")
+    end: int = Field(description="Where the quote ends in the policy's source file (exclusive).")
+    score: float
+    clause: int = Field(description="The clause's number within its policy.")
+    url: str | None = Field(description="The policy's source URL, when known.")
+
+
+class AnswerOut(BaseModel):
+    question: str
+    answered: bool = Field(description="False when no policy says anything about the question.")
+    answer: str = Field(description="The quotes introduced and numbered [1], [2], ...; or why there is none.")
+    policy: str | None = Field(description="The policy the question was scoped to, if any.")
+    citations: list[CitationOut]
+
+
+class PolicyInfo(BaseModel):
+    id: str
+    title: str
+    company: str
+    source_url: str | None
+    archive_url: str | None
+    archived: str | None = Field(description="ISO date the page was archived, when stated.")
+
+
+class PolicySummary(PolicyInfo):
+    clause_count: int
+
+
+class Span(BaseModel):
+    clean_start: int = Field(description="Offset into the policy's clean `text`.")
+    clean_end: int
+    start: int = Field(description="Offset into the policy's source file, as citations give it.")
+    end: int
+
+
+class ClauseOut(Span):
+    number: int
+    section: str
+    topic: str
+    sentences: list[Span]
+
+
+class PolicyDetail(PolicyInfo):
+    contact: list[str]
+    text: str = Field(description="The clean text; clause and sentence offsets point into it.")
+    clauses: list[ClauseOut]
+
+
+class Health(BaseModel):
+    ok: bool
+    generation: str
+    policies: int
+    clauses: int
+
+
+class Reindexed(Health):
+    rebuilt: bool = Field(description="True when the corpus had changed and a new index generation was built.")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["not_found"])
+    message: str = Field(description="One line that says what is wrong.")
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+ERRORS = {status: {"model": ErrorOut} for status in (400, 403, 404, 413, 422, 429, 503)}
+
+
+# ---------------------------------------------------------------- deployment settings
+
+
+@dataclass(frozen=True)
+class Origins:
+    """Which sites may frame the widget and call the API from a browser."""
+
+    listed: frozenset[str]
+    anyone: bool
+
+    @classmethod
+    def parse(cls, value: str) -> Origins:
+        names = value.lower().split()
+        listed = frozenset(name.rstrip("/") for name in names if name != "*")
+        for origin in listed:
+            if not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise PolicyQAError(f"POLICYQA_EMBED_ORIGINS has {origin!r}; list origins like https://shop.example, or *.")
+        return cls(listed, "*" in names)
+
+    def allows(self, headers: Headers) -> bool:
+        """Is the request's Origin listed, or is it the widget calling its own server?
+        (Sec-Fetch-Site is set by the browser alone; it also holds behind a proxy that rewrites Host.)"""
+        origin = headers["origin"]
+        same_origin = headers.get("sec-fetch-site") == "same-origin" or urlsplit(origin).netloc == headers.get("host")
+        return self.anyone or origin in self.listed or same_origin
+
+    @property
+    def frame_ancestors(self) -> str:
+        return "frame-ancestors *" if self.anyone else " ".join(["frame-ancestors 'self'", *sorted(self.listed)])
+
+
+class RateLimit:
+    """Requests per client address in a moving window, counted in this process's memory."""
+
+    def __init__(self, spec: str):
+        try:
+            self.item = limits.parse(spec)
+        except ValueError:
+            raise PolicyQAError(f"POLICYQA_RATE_LIMIT={spec!r} is not a rate like 60/minute.") from None
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def hit(self, client: str) -> None:
+        if self._limiter.hit(self.item, client):
+            return
+        wait = max(1, math.ceil(self._limiter.get_window_stats(self.item, client).reset_time - time.time()))
+        raise HTTPException(429, f"Too many requests; try again in {wait} seconds.", headers={"Retry-After": str(wait)})
+
+
+async def rate_limited(request: Request) -> None:
+    """Dependency of the public endpoints; async so it runs on the event loop, not in a worker thread."""
+    request.app.state.rate_limit.hit(request.client.host if request.client else "unknown")
+
+
+# ---------------------------------------------------------------- errors: one JSON shape
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"error": {"code": CODES.get(status, "error"), "message": " ".join(message.split())}}  # one line
+    return JSONResponse(body, status, headers={**(headers or {}), "X-Content-Type-Options": "nosniff"})
+
+
+def _too_large() -> str:
+    return f"The request body is over {MAX_BODY // 1024} KB; send a shorter one."
+
+
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    message = _too_large() if exc.status_code == 413 else str(exc.detail)
+    return error_response(exc.status_code, message, exc.headers)
+
+
+async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    if errors[0]["type"] == "json_invalid":
+        return error_response(400, f"The body is not valid JSON: {errors[0]['ctx']['error']} at character {errors[0]['loc'][-1]}.")
+    return error_response(422, "; ".join(f"{_where(e['loc'])}: {e['msg']}" for e in errors[:3]) + ".")
+
+
+def _where(loc: tuple) -> str:
+    """("body", "history", 0, "question") -> "history[0].question"."""
+    text = ""
+    for part in loc[1:] or loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text
+
+
+async def _refused(request: Request, exc: PolicyQAError) -> JSONResponse:
+    return error_response(400, str(exc))
+
+
+async def _crashed(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "Something went wrong on our side; it has been logged. Please try again later.")
+
+
+# ---------------------------------------------------------------- middleware
+
+
+class ApiGate:
+    """For /api/: a browser request from an origin not allowed is refused, a declared body over
+    MAX_BODY too (chunked bodies are counted by the routes' max_body_size); allowed origins get CORS."""
+
+    def __init__(self, app: ASGIApp, origins: Origins):
+        self.app = app
+        self.origins = origins
+        self.cors = CORSMiddleware(app, allow_origins=["*"] if origins.anyone else sorted(origins.listed),
+                                   allow_methods=["GET", "POST"], allow_headers=["Content-Type"])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            return await self.app(scope, receive, send)
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        if origin is not None and not self.origins.allows(headers):
+            message = f"Origin {origin[:100]} may not call this API; add it to POLICYQA_EMBED_ORIGINS."
+            return await error_response(403, message)(scope, receive, send)
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY:
+            return await error_response(413, _too_large(), {"Connection": "close"})(scope, receive, send)
+        await (self.app if origin is None else self.cors)(scope, receive, send)
+
+
+class NoSniff:
+    """X-Content-Type-Options: nosniff on everything this module and widget.py serve."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(OUR_PATHS):
+            return await self.app(scope, receive, send)
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Content-Type-Options"] = "nosniff"
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
+# ---------------------------------------------------------------- endpoints
+
+
+async def _engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def _index(engine: Engine) -> store.Index:
+    try:
+        return engine.index
+    except PolicyQAError as exc:
+        raise HTTPException(503, str(exc)) from None
+
+
+def _policy_in(index: store.Index, policy_id: str) -> None:
+    if not re.fullmatch(POLICY_ID, policy_id):
+        raise HTTPException(400, f"{policy_id[:80]!r} is not a policy id: ids are lowercase letters, digits, - and _.")
+    if policy_id not in index.policies:
+        raise HTTPException(404, f"Unknown policy {policy_id!r}; choose one of: {', '.join(sorted(index.policies))}.")
+
+
+def _turns(history: list[TurnIn]) -> list[Turn]:
+    turns = []
+    for n, turn in enumerate(history):
+        try:
+            turns.append(Turn(clean_question(turn.question), turn.policy))
+        except PolicyQAError as exc:
+            raise PolicyQAError(f"history[{n}].question: {exc}") from None
+    return turns
+
+
+router = APIRouter(prefix="/api", responses=ERRORS, max_body_size=MAX_BODY)
+bearer = HTTPBearer(auto_error=False, description="POLICYQA_ADMIN_TOKEN")
+
+
+@router.post("/ask", response_model=AnswerOut, dependencies=[Depends(rate_limited)], tags=["answers"])
+async def ask(body: AskRequest, request: Request, engine: Annotated[Engine, Depends(_engine)]) -> dict:
+    """Answer a question with quotes from the policies, cited; the same object as `policyqa ask --json`."""
+    index = _index(engine)
+    if body.policy:
+        _policy_in(index, body.policy)
+    top_k = body.top_k or settings.get_int("top_k")
+    answer = await anyio.to_thread.run_sync(engine.ask, body.question, body.policy, _turns(body.history), top_k,
+                                            limiter=request.app.state.ask_workers)
+    return answer.to_json()
+
+
+@router.get("/policies", response_model=list[PolicySummary], tags=["policies"])
+async def policies(engine: Annotated[Engine, Depends(_engine)]) -> list[dict]:
+    """Every policy served, with its clause count."""
+    index = _index(engine)
+    return [{**p.meta(), "clause_count": index.ranges[pid][1] - index.ranges[pid][0]}
+            for pid, p in sorted(index.policies.items())]
+
+
+@router.get("/policies/{policy_id}", response_model=PolicyDetail, tags=["policies"])
+async def policy(policy_id: str, engine: Annotated[Engine, Depends(_engine)]) -> dict:
+    """One policy's clean text and its clauses, with offsets into the clean text and the source file."""
+    index = _index(engine)
+    _policy_in(index, policy_id)
+    first, last = index.ranges[policy_id]
+    return {**index.policies[policy_id].meta(), "text": index.policies[policy_id].text,
+            "clauses": [c.to_json() for c in index.clauses[first:last]]}
+
+
+@router.post("/admin/reindex", response_model=Reindexed, tags=["admin"], responses={401: {"model": ErrorOut}})
+def reindex(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> dict:
+    """Re-index the corpus if it changed and swap the new index in; needs `Authorization: Bearer <token>`."""
+    token = request.app.state.admin_token
+    if not token:
+        raise HTTPException(404, "Admin endpoints are off; set POLICYQA_ADMIN_TOKEN to turn them on.")
+    if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), token.encode()):
+        raise HTTPException(401, "Send the admin token as 'Authorization: Bearer <token>'.",
+                            headers={"WWW-Authenticate": "Bearer"})
+    engine: Engine = request.app.state.engine
+    try:
+        report = engine.refresh()
+    except PolicyQAError as exc:
+        raise HTTPException(503, str(exc)) from None
+    return {**engine.health(), "rebuilt": report is not None}
+
+
+async def healthz(engine: Annotated[Engine, Depends(_engine)]) -> JSONResponse:
+    """Whether an index is loaded: 200 with its size, or 503 with why not."""
+    health = engine.health()
+    if not health["ok"]:
+        return error_response(503, health["error"])
+    return JSONResponse(health)
+
+
+def _no_route(request: Request) -> None:
+    """The last /api route: a wrong method on a known path is 405, anything else 404."""
+    allowed = sorted({m for r in router.routes if r.matches(request.scope)[0] is Match.PARTIAL for m in r.methods})
+    if allowed:
+        raise HTTPException(405, f"{request.method} is not allowed here; use {', '.join(allowed)}.",
+                            headers={"Allow": ", ".join(allowed)})
+    raise HTTPException(404, f"No endpoint {request.method} {request.url.path}; see /docs for the API.")
+
+
+# ---------------------------------------------------------------- wiring
+
+
+def install(app: FastAPI) -> None:
+    """Register the API, the widget and their guards on `app`; `app.state.engine` must be set."""
+    origins = Origins.parse(settings.get("embed_origins"))
+    app.state.rate_limit = RateLimit(settings.get("rate_limit"))
+    app.state.admin_token = settings.get("admin_token")
+    app.state.ask_workers = anyio.CapacityLimiter(ASK_WORKERS)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(PolicyQAError, _refused)
+    app.add_exception_handler(Exception, _crashed)
+    app.add_middleware(ApiGate, origins=origins)
+    app.add_middleware(NoSniff)
+    app.include_router(router)
+    app.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health, tags=["health"],
+                      responses={503: {"model": ErrorOut}})
+    widget.install(app, limit=Depends(rate_limited), frame_ancestors=origins.frame_ancestors)
+    app.add_api_route("/api/{path:path}", _no_route, include_in_schema=False,
+                      methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])

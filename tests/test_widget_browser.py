@@ -1,0 +1,123 @@
+"""The embed snippet in a real headless Chromium: a help page on another origin embeds the widget,
+a customer opens it and asks; answers quote the policy, and markup typed in stays text."""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+QUESTION = "how long do you keep payment records?"
+BUTTON = "Questions about our privacy policy?"
+WAIT_MS = 90_000  # two slow cores: the first answer also warms the model up
+
+SHOP_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Shop help</title>
+<style>button {{ background: red; }}</style></head>
+<body><h1>Help centre</h1><p>Anything else? Ask below.</p>
+<script src="{server}/embed.js" data-policy="leje" data-color="#0b5" async></script>
+</body></html>
+"""
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser() -> Browser:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing; run `make browser` (Debian's chromium package).")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def shop(live_server, tmp_path_factory) -> str:
+    """Another origin (its own port) serving a help page with the copy-paste snippet."""
+    folder = tmp_path_factory.mktemp("shop")
+    (folder / "help.html").write_text(SHOP_PAGE.format(server=live_server), encoding="utf-8")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/help.html"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(browser, rate_limit):
+    rate_limit("1000/minute")
+    context = browser.new_context(viewport={"width": 1000, "height": 760})
+    yield context.new_page()
+    context.close()
+
+
+def open_widget(page, url: str):
+    """Click the floating button; returns it (now named Close) and the widget's frame."""
+    page.goto(url)
+    page.get_by_role("button", name=BUTTON).click()
+    button = page.get_by_role("button", name="Close")
+    expect(button).to_have_attribute("aria-expanded", "true")
+    frame = page.frame_locator("iframe[title='Questions about our privacy policy']")
+    expect(frame.locator("h1")).to_have_text("Questions about the LEJE Privacy Policy", timeout=WAIT_MS)
+    return button, frame
+
+
+def ask(frame, question: str):
+    frame.get_by_label("Your question").fill(question)
+    frame.get_by_label("Your question").press("Enter")
+    reply = frame.locator(".bot").last
+    expect(reply).not_to_have_class(re.compile(r"\bpending\b"), timeout=WAIT_MS)
+    return reply
+
+
+def test_snippet_on_another_origin_answers_with_quotes(page, shop, engine):
+    ARTIFACTS.mkdir(exist_ok=True)
+    button, frame = open_widget(page, shop)
+    assert button.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(0, 187, 85)"  # data-color, not the page's CSS
+
+    reply = ask(frame, QUESTION)
+    quote = engine.ask(QUESTION, "leje").citations[0].quote
+    expect(reply.locator("blockquote").first).to_contain_text(quote.splitlines()[0])
+    expect(reply.locator(".sources li").first).to_contain_text("[1]")
+    page.screenshot(path=ARTIFACTS / "widget-answer.png")
+
+    with page.context.expect_page() as opened:
+        reply.get_by_role("link", name="Show in policy").first.click()
+    viewer = opened.value
+    expect(viewer.locator("mark")).to_contain_text(quote.splitlines()[0], timeout=WAIT_MS)
+    viewer.screenshot(path=ARTIFACTS / "widget-viewer.png")
+
+
+def test_markup_in_a_question_stays_text(page, shop):
+    ARTIFACTS.mkdir(exist_ok=True)
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    _, frame = open_widget(page, shop)
+    markup = "<img src=x onerror=alert(1)>"
+    ask(frame, markup)
+    expect(frame.locator(".user").last).to_have_text(markup)
+    assert frame.locator("img").count() == 0
+    assert dialogs == []
+    page.screenshot(path=ARTIFACTS / "widget-markup.png")
+
+
+def test_demo_page_embeds_the_widget(page, live_server):
+    button, _ = open_widget(page, f"{live_server}/demo")
+    button.click()
+    expect(page.get_by_role("button", name=BUTTON)).to_have_attribute("aria-expanded", "false")
+    expect(page.locator("iframe")).to_be_hidden()
