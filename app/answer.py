@@ -8,18 +8,19 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
+from pathlib import Path
 
 import numpy as np
 
-from . import search, settings
+from . import search, settings, topics
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Answer, Citation, Clause, Policy
 from .store import Index
-from .tokens import search_text, tokenize
+from .tokens import tokenize
 
 EXCERPT_CHARS = 400  # a citation is an excerpt a reader takes in at a glance, not a dump
-SIBLING_MARGIN = 0.12  # further citations must score within this of the best one
+EXCERPT_MARGIN = 0.15  # a following sentence joins the excerpt when it scores within this of the best
 _FOLLOW_UP = re.compile(r"^(and|also|what about|how about|same|what if|then|but|ok|okay|so)\b|^\W*(it|that|this|those|they)\b", re.I)
 
 
@@ -35,6 +36,13 @@ class Turn:
 def calibration() -> dict:
     """The decline threshold and its measured operating point, fitted by `policyqa eval --calibrate`."""
     return json.loads((files("app") / "data" / "calibration.json").read_text(encoding="utf-8"))
+
+
+def save_calibration(fitted: dict) -> None:
+    """Store a fitted threshold (and the curve behind it) with the package; the next ask uses it."""
+    path = Path(str(files("app") / "data" / "calibration.json"))
+    path.write_text(json.dumps(fitted, indent=1) + "\n", encoding="utf-8")
+    calibration.cache_clear()
 
 
 def clean_question(question: str) -> str:
@@ -75,24 +83,49 @@ def query_text(question: str, history: list[Turn]) -> str:
     return question
 
 
-def ask(index: Index, embedder: Embedder, question: str, policy: str | None = None,
-        history: list[Turn] | None = None, top_k: int = 3, threshold: float | None = None) -> Answer:
+ABSENT_PENALTY = 0.4  # confidence lost when the question's topic is one the policy never covers
+
+
+@dataclass
+class Assessment:
+    """What retrieval found for a question, and how sure it is that the policy answers it."""
+
+    question: str
+    scope: str | None
+    query: str
+    vector: np.ndarray
+    hits: list[search.Hit]
+    confidence: float
+
+
+def assess(index: Index, embedder: Embedder, question: str, policy: str | None = None,
+           history: list[Turn] | None = None, k: int = 10) -> Assessment:
     history = history or []
     question = clean_question(question)
-    if top_k < 1 or top_k > 20:
-        raise PolicyQAError(f"top_k is {top_k}; choose between 1 and 20.")
     scope = resolve_policy(index, question, policy, history)
     query = search.without_names(index, query_text(question, history))
-    hits = search.retrieve(index, embedder, query, scope, k=max(10, top_k * 3))
+    vector = search.query_vector(embedder, query)
+    hits = search.retrieve(index, embedder, query, scope, k=k, vector=vector)
+    confidence = hits[0].score if hits else float("-inf")
+    covered = index.manifest.get("topic_coverage", {}).get(scope) if scope else None
+    if covered and topics.absent(topics.model().probabilities(vector)[0], covered):
+        confidence -= ABSENT_PENALTY
+    return Assessment(question, scope, query, vector, hits, confidence)
+
+
+def ask(index: Index, embedder: Embedder, question: str, policy: str | None = None,
+        history: list[Turn] | None = None, top_k: int = 3, threshold: float | None = None) -> Answer:
+    if top_k < 1 or top_k > 20:
+        raise PolicyQAError(f"top_k is {top_k}; choose between 1 and 20.")
+    found = assess(index, embedder, question, policy, history, k=max(10, top_k * 3))
     threshold = calibration()["threshold"] if threshold is None else threshold
-    if not hits or hits[0].score < threshold:
-        return decline(index, question, scope)
-    chosen = [h for h in hits if h.score >= max(threshold, hits[0].score - SIBLING_MARGIN)][:top_k]
-    citations = [
-        _cite(index.policies[h.clause.policy], h.clause, excerpt(embedder, query, h.clause), h.score) for h in chosen
-    ]
-    return Answer(question=question, answered=True, answer=compose(index, citations, scope), citations=citations,
-                  policy=scope)
+    if found.confidence < threshold:
+        return decline(index, found.question, found.scope)
+    chosen = [h for h in found.hits if h.score >= threshold][:top_k] or found.hits[:1]
+    citations = [_cite(index.policies[h.clause.policy], h.clause, excerpt(index, h.row, found.query, found.vector), h.score)
+                 for h in chosen]
+    return Answer(question=found.question, answered=True, answer=compose(index, citations, found.scope),
+                  citations=citations, policy=found.scope)
 
 
 def decline(index: Index, question: str, scope: str | None) -> Answer:
@@ -128,20 +161,24 @@ def _cite(policy: Policy, clause: Clause, span: tuple[int, int], score: float) -
                     url=policy.source_url)
 
 
-def excerpt(embedder: Embedder, query: str, clause: Clause) -> tuple[int, int]:
-    """The run of sentences [a, b) of `clause` that answers: it starts at the best-matching
+def excerpt(index: Index, row: int, query: str, vector: np.ndarray) -> tuple[int, int]:
+    """The run of sentences [a, b) of clause `row` that answers: it starts at the best-matching
     sentence and grows while the clause's answer goes on, within EXCERPT_CHARS."""
+    clause = index.clauses[row]
     sentences = [clause.text[s.clean_start - clause.clean_start:s.clean_end - clause.clean_start] for s in clause.sentences]
-    if len(sentences) == 1:
+    dense = search.sentence_scores(index, row, vector)
+    if dense is None:
         return 0, 1
-    scores = _sentence_scores(embedder, query, sentences)
+    terms = set(tokenize(query))
+    scores = dense + 0.2 * np.array([len(terms & set(tokenize(s))) / (len(terms) or 1) for s in sentences])
     best = int(np.argmax(scores))
     a, b = best, best + 1
     length = lambda i, j: clause.sentences[j - 1].clean_end - clause.sentences[i].clean_start  # noqa: E731
     while b < len(sentences) and length(a, b + 1) <= EXCERPT_CHARS and _continues(sentences, scores, a, b):
         b += 1
-    if a > 0 and sentences[a - 1].rstrip().endswith(":") and length(a - 1, b) <= EXCERPT_CHARS:
-        a -= 1  # keep a lead-in with the item it introduces
+    while a > 0 and length(a - 1, b) <= EXCERPT_CHARS and (
+            sentences[a - 1].rstrip().endswith(":") or scores[a - 1] >= scores[best] - EXCERPT_MARGIN):
+        a -= 1  # start where the answer starts: a lead-in, or an earlier sentence saying the same
     return a, b
 
 
@@ -154,12 +191,4 @@ def _continues(sentences: list[str], scores: np.ndarray, a: int, b: int) -> bool
         return True  # "Retention period: 5 years"
     if re.match(r"^(However|But|Except|Unless|In this case|In that case|Therefore|This|These|Such)\b", following):
         return True
-    return bool(scores[b] >= scores[a:b].max() - 0.05)
-
-
-def _sentence_scores(embedder: Embedder, query: str, sentences: list[str]) -> np.ndarray:
-    vectors = embedder.encode([search_text(query)] + [search_text(s) for s in sentences])
-    dense = vectors[1:] @ vectors[0]
-    query_terms = set(tokenize(query))
-    overlap = np.array([len(query_terms & set(tokenize(s))) / (len(query_terms) or 1) for s in sentences])
-    return dense + 0.2 * overlap
+    return bool(scores[b] >= scores[a:b].max() - EXCERPT_MARGIN)

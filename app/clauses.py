@@ -19,6 +19,7 @@ SEPARATOR = "\n\n"  # between blocks in the clean text (documents.load joins wit
 
 _KEY_VALUE = re.compile(r"^[^:.;]{2,50}:\s*\S")
 _ABBREVIATIONS = re.compile(r"(?:\b(?:e\.g|i\.e|etc|Co|Ltd|Inc|Dr|Mr|Ms|Mrs|No|vs|St|U\.S)\.|\b[A-Z]\.)$")
+_LIST_MARKER = re.compile(r"\s*[-–—•]?\s*\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]")  # "4." opens an item, it ends nothing
 _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)]*\s+(?=[\"'“‘(]?[A-Z0-9])|;\s+(?=[A-Z])")
 
 
@@ -82,11 +83,12 @@ def _is_label(text: str) -> bool:
 
 
 def _merge_small(groups: list[tuple[str, list[int]]], sizes: list[int]) -> list[tuple[str, list[int]]]:
-    """Fold clauses too short to stand alone into their neighbour in the same section."""
+    """Fold clauses too short to stand alone into their neighbour in the same section, never across a
+    heading (a repeated heading gives the same section name on both sides of it)."""
     merged: list[tuple[str, list[int]]] = []
     pending: tuple[str, list[int]] | None = None
     for section, members in groups:
-        if pending and pending[0] == section:
+        if pending and pending[0] == section and members[0] == pending[1][-1] + 1:
             members = pending[1] + members
         elif pending:
             merged.append(pending)
@@ -96,7 +98,7 @@ def _merge_small(groups: list[tuple[str, list[int]]], sizes: list[int]) -> list[
         else:
             merged.append((section, members))
     if pending:
-        if merged and merged[-1][0] == pending[0]:
+        if merged and merged[-1][0] == pending[0] and pending[1][0] == merged[-1][1][-1] + 1:
             merged[-1] = (pending[0], merged[-1][1] + pending[1])
         else:
             merged.append(pending)
@@ -124,7 +126,8 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
         p0, p1 = start + para.start(), start + para.end()
         s0 = p0
         for m in _SENTENCE_END.finditer(text, p0, p1):
-            if _ABBREVIATIONS.search(text[s0:m.start() + 1]):
+            so_far = text[s0:m.start() + 1]
+            if _ABBREVIATIONS.search(so_far) or _LIST_MARKER.fullmatch(so_far):
                 continue
             cut = m.start() + len(m.group().rstrip())
             spans.append((s0, cut))

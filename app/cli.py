@@ -10,6 +10,7 @@ from functools import wraps
 from pathlib import Path
 
 import click
+import numpy as np
 
 from . import settings
 from .errors import PolicyQAError
@@ -72,19 +73,23 @@ def cli(verbose: bool) -> None:
 @cli.command()
 @_path_option("corpus", "--corpus")
 @_path_option("index", "--index")
+@click.option("--rollback", is_flag=True, help="Serve the generation kept from before the last build again (a second --rollback undoes it).")
 @_friendly
-def index(corpus: Path | None, index: Path | None) -> None:
+def index(corpus: Path | None, index: Path | None, rollback: bool = False) -> None:
     """Index the corpus; re-embeds only policies added or changed since the last build."""
     from . import embedder, store
 
     corpus = corpus or settings.path("corpus")
     index = index or settings.path("index")
+    if rollback:
+        click.echo(f"Serving {index / store.rollback(index)} again; restart or re-index running servers to pick it up.")
+        return
     report = store.build(corpus, index, embedder.get(), _progress_bars())
     for name, reason in report.skipped.items():
         click.echo(f"skipped {name}: {reason}", err=True)
     click.echo(
         f"Indexed {report.policies} policies, {report.clauses} clauses into {index / report.generation} "
-        f"in {report.seconds:.1f}s: embedded {report.embedded}, reused {report.clauses - report.embedded}; "
+        f"in {report.seconds:.1f}s: embedded {report.embedded} texts, reused {report.reused}; "
         f"added {len(report.added)}, changed {len(report.changed)}, removed {len(report.removed)}, "
         f"skipped {len(report.skipped)}."
     )
@@ -158,3 +163,124 @@ def serve(corpus: Path | None, index: Path | None, host: str | None, port: int |
     app = create_app(engine, FeedbackStore(settings.path("feedback_db")))
     click.echo(f"PolicyQA is serving {len(engine.index.policies)} policies on http://{host}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@cli.command("eval")
+@_path_option("index", "--index")
+@click.option("--gold", type=click.Path(path_type=Path, exists=True), help="Gold set JSONL [default: the bundled one].")
+@click.option("--bench", type=click.Path(path_type=Path), default=None,
+              help="PolicyQA dev JSON [default: ../shared/bench/policyqa_dev.json when present].")
+@click.option("--bench-dir", type=click.Path(path_type=Path), default=None,
+              help="Work folder for the PolicyQA corpus and index [default: <index>/../.bench].")
+@click.option("--limit", type=int, default=None, help="Ask only this many PolicyQA questions (spread evenly).")
+@click.option("--skip-bench", is_flag=True, help="Only the gold set.")
+@click.option("--calibrate", is_flag=True, help="Fit the decline threshold on the gold set and save it with the package.")
+@click.option("--from-feedback", is_flag=True, help="Evaluate on the thumbs-up answers and declines in the feedback database.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@_friendly
+def evaluate(index: Path | None, gold: Path | None, bench: Path | None, bench_dir: Path | None, limit: int | None,
+             skip_bench: bool, calibrate: bool, from_feedback: bool, as_json: bool) -> None:
+    """Measure answer quality: the gold set, and PolicyQA dev against a plain baseline."""
+    from . import answer, embedder, evaluation, store
+    from .feedback import FeedbackStore
+
+    index = index or settings.path("index")
+    model = embedder.get()
+    loaded = store.load(index, expect_dims=model.dims)
+    cases = evaluation.load_gold(gold)
+    if from_feedback:
+        cases, down = evaluation.feedback_cases(FeedbackStore(settings.path("feedback_db")).ratings())
+        if not cases:
+            raise PolicyQAError(f"No thumbs-up feedback in {settings.path('feedback_db')} yet ({down} thumbs down); "
+                                "rate some answers in the chat first.")
+        skip_bench, calibrate = True, False
+        click.echo(f"{len(cases)} cases from thumbs up; {down} thumbs down left for curation (`policyqa report`).", err=True)
+    threshold = answer.calibration()["threshold"]
+    results = evaluation.run_gold(loaded, model, cases, threshold)
+    figures: dict = {"gold": evaluation.gold_metrics(loaded, results), "threshold": threshold}
+    if calibrate:
+        fitted = evaluation.fit_threshold(results)
+        grid = [round(x, 2) for x in np.arange(0.2, 0.7, 0.02)]
+        figures["calibration"] = {
+            "threshold": fitted,
+            "cross_validated": evaluation.cross_validated(results),
+            "curve": evaluation.decline_curve(results, grid),
+        }
+        answer.save_calibration(figures["calibration"])
+        figures["gold"] = evaluation.gold_metrics(loaded, evaluation.run_gold(loaded, model, cases, fitted))
+        figures["threshold"] = fitted
+    bench = bench or settings.path("corpus").parent.parent / "shared" / "bench" / "policyqa_dev.json"
+    if not skip_bench and bench.is_file():
+        work = bench_dir or index.parent / ".bench"
+        figures["policyqa_dev"] = evaluation.run_bench(bench, work, model, limit, _progress_bars())
+    click.echo(json.dumps(figures, indent=1) if as_json else _render_figures(figures))
+
+
+def _render_figures(figures: dict) -> str:
+    g = figures["gold"]
+    lines = [
+        f"Gold set: {g['answerable']} answerable, {g['unanswerable']} unanswerable (decline threshold {figures['threshold']})",
+        f"  hit@1 {g['hit@1']:.3f}   hit@3 {g['hit@3']:.3f}   retrieval hit@3 {g['retrieval_hit@3']:.3f}   MRR {g['mrr']:.3f}",
+        f"  decline precision {g['decline_precision']:.3f}   decline recall {g['decline_recall']:.3f}",
+        f"  verbatim quotes {g['verbatim']:.3f} of {g['quotes']}   median quote {g['median_quote_chars']} chars",
+    ]
+    if "calibration" in figures:
+        cv = figures["calibration"]["cross_validated"]
+        lines.append(f"Calibration: threshold {figures['calibration']['threshold']}; held-out (2-fold) decline precision "
+                     f"{cv['decline_precision']:.3f}, recall {cv['decline_recall']:.3f}, answered correctly {cv['answered_correct']:.3f}")
+    if "policyqa_dev" in figures:
+        b = figures["policyqa_dev"]
+        lines += [
+            f"PolicyQA dev: {b['questions']} questions, citations read for {400} chars ({b['seconds']}s)",
+            f"  span-hit@3 {b['span_hit@3']:.3f} vs baseline {b['baseline_span_hit@3']:.3f}  (x{b['span_ratio']})",
+            f"  seg-hit@3  {b['seg_hit@3']:.3f} vs baseline {b['baseline_seg_hit@3']:.3f}  (x{b['seg_ratio']})",
+        ]
+    return "\n".join(lines)
+
+
+@cli.command("train-topics")
+@click.option("--bench-dir", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="Folder with policyqa_dev.json and privacyqa_questions_train.tsv [default: ../shared/bench].")
+@_friendly
+def train_topics(bench_dir: Path | None) -> None:
+    """Retrain the topic classifier shipped in app/data/topics.npz; prints held-out accuracy."""
+    from importlib.resources import files
+
+    from . import embedder, topics
+
+    bench_dir = bench_dir or settings.path("corpus").parent.parent / "shared" / "bench"
+    texts, labels, groups = topics.training_data(bench_dir)
+    click.echo(f"Embedding {len(texts)} training texts...", err=True)
+    vectors = embedder.get().encode(texts, progress=True)
+    click.echo(f"Held out by policy: {json.dumps(topics.held_out_accuracy(vectors, labels, groups))}")
+    topics.save(topics.fit(vectors, labels), Path(str(files("app") / "data" / "topics.npz")))
+    click.echo("Saved app/data/topics.npz")
+
+
+@cli.command("settings")
+def show_settings() -> None:
+    """Print the settings table (the README's, as Markdown rows) with the values in force."""
+    click.echo(settings.markdown_table())
+
+
+@cli.command()
+@_path_option("feedback_db", "--db")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="Groups to list at most.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per group.")
+@_friendly
+def report(feedback_db: Path | None, limit: int, as_json: bool) -> None:
+    """The questions most often declined or thumbed down, grouped: what the policies do not answer."""
+    from .feedback import FeedbackStore
+
+    db = feedback_db or settings.path("feedback_db")
+    gaps = FeedbackStore(db).gaps(limit)
+    if as_json:
+        for gap in gaps:
+            click.echo(json.dumps(gap.to_json(), ensure_ascii=False))
+    elif not gaps:
+        click.echo(f"No declined or disliked questions recorded in {db} yet.")
+    else:
+        click.echo(f"{'Declined':>8} {'Disliked':>8}  {'Policy':<16} Question (the wording asked most)")
+        for gap in gaps:
+            click.echo(f"{gap.declined:>8} {gap.disliked:>8}  {gap.policy or 'all policies':<16} {gap.question}"
+                       + (f"  ({gap.wordings} wordings)" if gap.wordings > 1 else ""))

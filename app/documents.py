@@ -137,6 +137,8 @@ def _company_name(pid: str, text: str) -> str:
     compact = re.sub(r"[^a-z0-9]", "", pid)
     spellings: dict[str, int] = {}
     for m in re.finditer(r"[A-Za-z][A-Za-z0-9.&'\- ]{1,40}", text):
+        if compact not in re.sub(r"[^a-z0-9]", "", m.group().lower()):
+            continue  # no phrase of this run spells the id: skips almost all the work on a long policy
         words = m.group().split()
         for i in range(len(words)):
             for j in range(i + 1, min(i + 4, len(words)) + 1):
@@ -195,7 +197,9 @@ def _markdown_blocks(source: str) -> list[Block]:
                 blocks.append(Block("heading", _OUTLINE_HEADING[marker], body))
             elif body.text:
                 depth = len(item[1].expandtabs(4)) // 2
-                blocks.extend(Block("item", depth, b.text) if b.kind == "text" else b for b in _bold_split(line[item.end():]))
+                # a list's own numbering or dash is the policy's text; only Markdown's * and + are markup
+                start = item.end() if marker in "*+" else item.start() + len(item[1])
+                blocks.extend(Block("item", depth, b.text) if b.kind == "text" else b for b in _bold_split(line[start:]))
             continue
         if line.text.strip():
             paragraph.append(line)
@@ -448,20 +452,21 @@ def _item_split(block: Block) -> list[Block]:
     parts = [Block(block.kind, block.level, block.text[: cuts[0].start()].strip())]
     for m, nxt in zip(cuts, cuts[1:] + [None]):
         end = nxt.start() if nxt else len(text)
-        parts.append(Block("item", 0, block.text[m.end():end].strip()))
+        start = m.end() if m.group().strip() == "*" else m.start()
+        parts.append(Block("item", 0, block.text[start:end].strip()))
     return [p for p in parts if p.text.text.strip(" *")]
 
 
 def _drop_repeated_runs(blocks: list[Block], least: int = 3) -> list[Block]:
     """Layout tables repeat content (a sidebar copy of a later list): drop a run of `least` or more
     blocks that appears again later in the same order, keeping the later copy."""
-    texts = [b.text.text for b in blocks]
-    places: dict[str, list[int]] = {}
-    for i, text in enumerate(texts):
-        places.setdefault(text, []).append(i)
+    texts = [re.sub(r"^(?:\d{1,2}[.)]|[-–—•])\s*", "", b.text.text) for b in blocks]  # numbering may differ
+    places: dict[tuple[str, ...], list[int]] = {}  # by the first `least` texts: a long policy repeats single blocks often
+    for i in range(len(texts) - least + 1):
+        places.setdefault(tuple(texts[i:i + least]), []).append(i)
     drop: set[int] = set()
-    for i in range(len(texts)):
-        for j in (j for j in places[texts[i]] if j > i):
+    for i in range(len(texts) - least + 1):
+        for j in (j for j in places[tuple(texts[i:i + least])] if j >= i + least):
             k = 0
             while j + k < len(texts) and i + k < j and texts[i + k] == texts[j + k]:
                 k += 1

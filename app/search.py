@@ -9,14 +9,16 @@ from urllib.parse import urlparse
 import faiss
 import numpy as np
 
+from . import topics, vocabulary
 from .embedder import Embedder
 from .records import Clause
 from .store import Index
 from .tokens import search_text, tokenize
 
 DENSE_CANDIDATES = 50
-LEXICAL_WEIGHT = 0.25  # fused = cosine + LEXICAL_WEIGHT * bm25 / (bm25 + LEXICAL_HALF)
-LEXICAL_HALF = 4.0
+LEXICAL_WEIGHT = 1.0  # fused = cosine + LEXICAL_WEIGHT * bm25 / (bm25 + LEXICAL_HALF); tuned with `policyqa eval`
+LEXICAL_HALF = 3.0
+TOPIC_WEIGHT = 0.3  # fused += TOPIC_WEIGHT * P(question is about the clause's topic)
 
 
 @dataclass(frozen=True)
@@ -26,25 +28,48 @@ class Hit:
     score: float  # fused relevance, comparable across questions (the decline threshold applies to it)
     dense: float
     lexical: float
+    topic: float  # the probability that the question is about this clause's topic
 
 
-def retrieve(index: Index, embedder: Embedder, query: str, policy: str | None = None, k: int = 10) -> list[Hit]:
+def query_vector(embedder: Embedder, query: str) -> np.ndarray:
+    return embedder.encode([search_text(query)])
+
+
+def retrieve(index: Index, embedder: Embedder, query: str, policy: str | None = None, k: int = 10,
+             vector: np.ndarray | None = None) -> list[Hit]:
+    """The k best clauses: each clause's cosine is the best of its own and its sentences'."""
     lo, hi = index.ranges[policy] if policy else (0, len(index.clauses))
-    vector = embedder.encode([search_text(query)])
-    dense = _dense(index, vector, lo, hi, max(k, DENSE_CANDIDATES))
-    tokens = tokenize(query)
+    vector = query_vector(embedder, query) if vector is None else vector
+    dense = _dense(index.vectors, vector, lo, hi, max(k, DENSE_CANDIDATES))
+    s_lo, s_hi = index.sentence_ranges.get(policy, (0, 0)) if policy else (0, index.sentence_vectors.ntotal)
+    for row, cosine in _dense(index.sentence_vectors, vector, s_lo, s_hi, 2 * DENSE_CANDIDATES).items():
+        clause_row = int(index.sentence_rows[row, 0])
+        dense[clause_row] = max(dense.get(clause_row, -1.0), cosine)
+    tokens = tokenize(vocabulary.expand(query))
     lexical = index.lexical.get_scores(tokens)[lo:hi] if tokens else np.zeros(hi - lo, dtype=np.float32)
     rows = set(dense) | {lo + int(i) for i in _top(lexical, max(k, DENSE_CANDIDATES)) if lexical[i] > 0}
     missing = [r for r in rows if r not in dense]
     if missing:  # lexical-only candidates still need their cosine
         stored = np.vstack([index.vectors.reconstruct(r) for r in missing])
         dense.update(zip(missing, (stored @ vector[0]).tolist()))
+    question_topics = topics.model().probabilities(vector)[0]
     hits = []
     for r in rows:
         lex = float(lexical[r - lo])
-        hits.append(Hit(index.clauses[r], r, dense[r] + LEXICAL_WEIGHT * lex / (lex + LEXICAL_HALF), dense[r], lex))
+        agree = float(question_topics[topics.NAMES.index(index.clauses[r].topic)])
+        score = dense[r] + LEXICAL_WEIGHT * lex / (lex + LEXICAL_HALF) + TOPIC_WEIGHT * agree
+        hits.append(Hit(index.clauses[r], r, score, dense[r], lex, agree))
     hits.sort(key=lambda h: -h.score)
     return hits[:k]
+
+
+def sentence_scores(index: Index, row: int, vector: np.ndarray) -> np.ndarray | None:
+    """Cosine of each sentence of clause `row` with the query, from the stored vectors."""
+    first = index.first_sentence.get(row)
+    if first is None:
+        return None
+    count = len(index.clauses[row].sentences)
+    return index.sentence_vectors.reconstruct_n(first, count) @ vector[0]
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
@@ -53,14 +78,14 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     return np.argpartition(-scores, k - 1)[:k]
 
 
-def _dense(index: Index, vector: np.ndarray, lo: int, hi: int, k: int) -> dict[int, float]:
+def _dense(vectors: faiss.Index, vector: np.ndarray, lo: int, hi: int, k: int) -> dict[int, float]:
     k = min(k, hi - lo)
     if k <= 0:
         return {}
     params = None
-    if (lo, hi) != (0, index.vectors.ntotal):
+    if (lo, hi) != (0, vectors.ntotal):
         params = faiss.SearchParameters(sel=faiss.IDSelectorRange(lo, hi))
-    scores, rows = index.vectors.search(vector, k, params=params)
+    scores, rows = vectors.search(vector, k, params=params)
     return {int(r): float(s) for s, r in zip(scores[0], rows[0]) if r >= 0}
 
 

@@ -31,7 +31,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_question", "1000", "Longest question accepted, in characters."),
     Setting("host", "127.0.0.1", "Address the server binds to."),
     Setting("port", "7860", "Port the server listens on."),
-    Setting("admin_token", "", "Token required by admin endpoints (re-index, feedback export); empty disables them."),
+    Setting("admin_token", "", "Token required by admin actions (re-index endpoint, the Gaps tab); empty disables them."),
     Setting("embed_origins", "*", "Origins allowed to embed the widget and call the API (space-separated, or *)."),
     Setting("rate_limit", "60/minute", "Requests per client to the public API and widget."),
 )
@@ -58,3 +58,8 @@ def get_int(name: str) -> int:
 def path(name: str) -> Path:
     """A path setting, resolved against the working directory."""
     return Path(get(name)).expanduser().resolve()
+
+
+def markdown_table() -> str:
+    """The settings as the README's table rows."""
+    return "\n".join(f"| `{s.env}` | `{s.default}` | {s.help} |" for s in SETTINGS)

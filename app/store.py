@@ -2,13 +2,20 @@
 
     index/
       CURRENT               name of the serving generation; replacing it is the commit point
-      gen-<time>-<id>/      one complete build: manifest.json (written last), vectors.faiss,
-                            clauses.jsonl, policies.json, bm25/
-      .build.lock           held while a build runs
+      PREVIOUS              name of the generation it replaced, kept for `policyqa index --rollback`
+      gen-<time>-<id>/      one complete build: vectors.faiss (a row per clause), sentences.faiss and
+                            sentences.npy (a row per sentence of a multi-sentence clause -> [clause row,
+                            sentence number]), clauses.jsonl, policies.json, bm25/,
+                            manifest.json (written last: checksums of the rest, canary queries, its own checksum)
+      .tmp-*                a build or pointer not finished; never loaded, deleted by the next build
+      .build.lock           held while a build or roll-back runs
 
-A build writes a new generation aside, fsyncs it, then swaps CURRENT with an atomic rename.
-The previous generation is kept for roll-back; older ones are removed. A killed build leaves
-only a folder that CURRENT never named, which the next build deletes.
+A build writes a new generation aside, fsyncs it, renames it into place, loads it back to check it,
+then swaps CURRENT with an atomic rename. The previous generation is kept; older ones are removed.
+A build killed at any moment leaves CURRENT naming the generation it named before.
+
+Fault tests: with POLICYQA_TEST_PAUSE_AT=<stage> set, build() stops at that stage (see STAGES)
+and waits to be killed; unset (always, outside tests) it costs one dictionary lookup per stage.
 """
 
 from __future__ import annotations
@@ -17,21 +24,23 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
-import tempfile
+import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import bm25s
 import faiss
 import numpy as np
 from filelock import FileLock, Timeout
 
-from . import __version__, clauses as clause_split, documents
+from . import __version__, clauses as clause_split, documents, topics
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Clause, Policy
@@ -40,9 +49,19 @@ from .tokens import search_text, tokenize
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
-FORMAT = 1  # bump when the files' layout or the clause splitter changes meaning
+FORMAT = 2  # bump when the files' layout or the clause splitter changes meaning
 CURRENT = "CURRENT"
+PREVIOUS = "PREVIOUS"
 MANIFEST = "manifest.json"
+DATA_FILES = ("vectors.faiss", "sentences.faiss", "sentences.npy", "clauses.jsonl", "policies.json",
+              "bm25/params.index.json")
+CANARIES = 3  # queries stored at build time that must find their clause in the top CANARY_RANK at load time
+CANARY_RANK = 3
+EMBED_BATCH = 64
+PAUSE_ENV = "POLICYQA_TEST_PAUSE_AT"
+STAGES = ("embedding", "writing", "publishing", "committing", "pruning")
+_MANIFEST_KEYS = {"model": str, "dims": int, "clauses": int, "files": dict, "policies": dict, "canaries": list}
+_GENERATION = re.compile(r"gen-[0-9A-Za-z-]{1,64}")
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
@@ -56,7 +75,11 @@ class Index:
     clauses: list[Clause]
     vectors: faiss.Index
     lexical: bm25s.BM25
+    sentence_vectors: faiss.Index
+    sentence_rows: np.ndarray  # sentence row -> (clause row, sentence number)
     ranges: dict[str, tuple[int, int]] = field(default_factory=dict)  # policy -> clause rows [a, b)
+    sentence_ranges: dict[str, tuple[int, int]] = field(default_factory=dict)  # policy -> sentence rows [a, b)
+    first_sentence: dict[int, int] = field(default_factory=dict)  # clause row -> its first sentence row
 
     @property
     def generation(self) -> str:
@@ -68,7 +91,8 @@ class BuildReport:
     generation: str
     policies: int
     clauses: int
-    embedded: int  # clauses whose vectors were computed (the rest came from the previous generation)
+    embedded: int  # distinct texts (clauses and their sentences) embedded
+    reused: int  # texts whose vector came from the previous generation
     added: list[str]
     changed: list[str]
     removed: list[str]
@@ -81,6 +105,25 @@ def clause_text_for_search(clause: Clause) -> str:
     return search_text(f"{clause.section}. {clause.text}" if clause.section else clause.text)
 
 
+def sentence_texts_for_search(clause: Clause) -> list[str]:
+    """One text per sentence of a multi-sentence clause, with the section as context."""
+    if len(clause.sentences) < 2:
+        return []
+    texts = [clause.text[s.clean_start - clause.clean_start:s.clean_end - clause.clean_start] for s in clause.sentences]
+    return [search_text(f"{clause.section}. {t}" if clause.section else t) for t in texts]
+
+
+def _fix(index_dir: Path) -> str:
+    return f"rebuild it with `policyqa index --index {index_dir}`"
+
+
+def _checkpoint(stage: str) -> None:
+    """Fault-test hook: announce `stage` on stderr and wait to be killed, when PAUSE_ENV names it."""
+    if os.environ.get(PAUSE_ENV) == stage:
+        print(f"paused at {stage}", file=sys.stderr, flush=True)
+        time.sleep(3600)
+
+
 # ---------------------------------------------------------------- building
 
 
@@ -88,59 +131,110 @@ def build(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progress 
     """Index `corpus` into a new generation under `index_dir`, re-embedding only what changed."""
     began = time.monotonic()
     index_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        lock = FileLock(str(index_dir / ".build.lock"), timeout=0)
-        lock.acquire()
-    except Timeout:
-        raise PolicyQAError(f"Another build is already writing {index_dir}; wait for it to finish and try again.") from None
-    try:
+    with _exclusive(index_dir):
         _remove_unfinished(index_dir)
+        serving = _pointer(index_dir / CURRENT)
         previous = _previous(index_dir, embedder)
         loaded, skipped = _load_corpus(corpus, progress)
-        if not loaded:
-            raise PolicyQAError(f"No readable policy files in {corpus}; add .md, .txt or .html files.")
-        old_policies = previous.policies if previous else {}
-        added = sorted(set(loaded) - set(old_policies))
-        removed = sorted(set(old_policies) - set(loaded))
-        changed = sorted(p for p in loaded if p in old_policies and old_policies[p].checksum != loaded[p][0].checksum)
+        policies, clause_rows = _split(loaded, skipped)
+        if not clause_rows:
+            why = f" ({len(skipped)} skipped, e.g. {next(iter(skipped.values()))})" if skipped else ""
+            raise PolicyQAError(f"No readable policy files in {corpus}{why}; add .md, .txt or .html files.")
+        old = previous.policies if previous else {}
+        added = sorted(set(policies) - set(old))
+        removed = sorted(set(old) - set(policies))
+        changed = sorted(p for p in policies if p in old and old[p].checksum != policies[p].checksum)
 
+        texts = [clause_text_for_search(c) for c in clause_rows]
+        sentence_rows = [(row, n) for row, c in enumerate(clause_rows) for n in range(len(sentence_texts_for_search(c)))]
+        sentence_texts = [t for c in clause_rows for t in sentence_texts_for_search(c)]
         cache = _vector_cache(previous)
-        policies, clause_rows, texts = {}, [], []
-        for pid in sorted(loaded):
-            policy, blocks = loaded[pid]
-            policies[pid] = policy
-            for clause in clause_split.split(policy, blocks):
-                clause_rows.append(clause)
-                texts.append(clause_text_for_search(clause))
-        vectors, embedded = _embed(texts, cache, embedder, progress)
-        generation = _write(index_dir, policies, clause_rows, texts, vectors, embedder)
-        _commit(index_dir, generation)
-        _prune(index_dir, keep={generation, previous.generation if previous else ""})
-    finally:
-        lock.release()
-    report = BuildReport(generation, len(policies), len(clause_rows), embedded, added, changed, removed, skipped,
+        all_vectors, embedded = _embed(texts + sentence_texts, cache, embedder, progress)
+        vectors, sentence_vectors = all_vectors[:len(texts)], all_vectors[len(texts):]
+        clause_rows = [replace(c, topic=t) for c, t in zip(clause_rows, topics.model().labels(vectors))]
+        canaries = _pick_canaries(clause_rows, vectors, embedder)
+        extra = {"canaries": canaries, "skipped": _skipped_sums(corpus, skipped),
+                 "sentence_keys": [_text_key(t) for t in sentence_texts],
+                 "topic_coverage": _topic_coverage(policies, clause_rows, vectors, sentence_rows, sentence_vectors)}
+        generation = _write(index_dir, policies, clause_rows, texts, vectors, embedder, extra,
+                            (sentence_rows, sentence_vectors))
+        _verify(index_dir, generation, embedder)
+        _commit(index_dir, generation, serving)
+        _checkpoint("pruning")
+        _prune(index_dir, keep={generation, serving or ""})
+    reused = sum(_text_key(t) in cache for t in texts + sentence_texts)
+    report = BuildReport(generation, len(policies), len(clause_rows), embedded, reused, added, changed, removed, skipped,
                          time.monotonic() - began)
     log.info("built %s: %d policies, %d clauses, %d embedded", generation, report.policies, report.clauses, embedded)
     return report
 
 
-def _load_corpus(corpus: Path, progress: Progress | None) -> tuple[dict, dict[str, str]]:
+@contextmanager
+def _exclusive(index_dir: Path) -> Iterator[None]:
+    """One writer at a time per index folder (builds and roll-backs), across processes."""
+    lock = FileLock(str(index_dir / ".build.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise PolicyQAError(f"Another build is already writing {index_dir}; wait for it to finish and try again.") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _corpus_entries(corpus: Path) -> list[Path]:
+    """Policy files, plus entries named like one that are no readable file (folders, broken links), to report."""
     files = documents.corpus_files(corpus)
-    loaded, skipped, seen = {}, {}, {}
-    for done, path in enumerate(files, 1):
+    odd = [p for p in corpus.iterdir() if p.suffix.lower() in documents.SUFFIXES and not p.is_file()]
+    return sorted(files + odd)
+
+
+def _load_corpus(corpus: Path, progress: Progress | None) -> tuple[dict, dict[str, str]]:
+    """Policy id -> (file name, Policy, blocks); file name -> why it was skipped."""
+    entries = _corpus_entries(corpus)
+    loaded, skipped = {}, {}
+    for done, path in enumerate(entries, 1):
         if progress:
-            progress("reading", done, len(files))
+            progress("reading", done, len(entries))
         pid = documents.policy_id(path)
         if pid in loaded:
-            skipped[path.name] = f"same policy id as {seen[pid]}"
+            skipped[path.name] = f"same policy id as {loaded[pid][0]}; rename or remove one of them"
             continue
         try:
-            loaded[pid] = documents.load(path)
-            seen[pid] = path.name
+            loaded[pid] = (path.name, *documents.load(path))
         except PolicyQAError as exc:
             skipped[path.name] = str(exc)
             log.warning("skipped %s", exc)
     return loaded, skipped
+
+
+def _split(loaded: dict, skipped: dict[str, str]) -> tuple[dict[str, Policy], list[Clause]]:
+    policies, rows = {}, []
+    for pid in sorted(loaded):
+        name, policy, blocks = loaded[pid]
+        clauses = clause_split.split(policy, blocks)
+        if not clauses:  # only headings: nothing to quote, and search could not scope to it
+            skipped[name] = f"{name} has headings but no text to quote; check that it is the policy page"
+            continue
+        policies[pid] = policy
+        rows.extend(clauses)
+    return policies, rows
+
+
+def _skipped_sums(corpus: Path, skipped: dict[str, str]) -> dict[str, str | None]:
+    """Checksums of skipped files that decode, so staleness() does not ask to rebuild for them again."""
+    sums = {}
+    for name in skipped:
+        try:
+            sums[name] = _text_sum(documents.read_source(corpus / name))
+        except PolicyQAError:
+            sums[name] = None
+    return sums
+
+
+def _text_sum(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _text_key(text: str) -> str:
@@ -148,50 +242,98 @@ def _text_key(text: str) -> str:
 
 
 def _vector_cache(previous: Index | None) -> dict[str, np.ndarray]:
-    """Vectors of the previous generation by clause text: unchanged clauses are never embedded twice."""
+    """Vectors of the previous generation by text: unchanged clauses and sentences are never embedded twice."""
     if previous is None:
         return {}
-    keys = previous.manifest.get("text_keys", [])
-    if len(keys) != previous.vectors.ntotal:
-        return {}
-    matrix = previous.vectors.reconstruct_n(0, previous.vectors.ntotal)
-    return {key: matrix[i] for i, key in enumerate(keys)}
+    cache = {}
+    for keys, vectors in ((previous.manifest.get("text_keys", []), previous.vectors),
+                          (previous.manifest.get("sentence_keys", []), previous.sentence_vectors)):
+        if keys and len(keys) == vectors.ntotal:
+            cache.update(zip(keys, vectors.reconstruct_n(0, vectors.ntotal)))
+    return cache
 
 
 def _embed(texts: list[str], cache: dict[str, np.ndarray], embedder: Embedder,
            progress: Progress | None) -> tuple[np.ndarray, int]:
+    """One vector per text; each distinct new text is embedded once, the rest come from `cache`."""
     keys = [_text_key(t) for t in texts]
-    todo = sorted({i for i, k in enumerate(keys) if k not in cache}, key=lambda i: len(texts[i]))
+    todo = {k: t for k, t in zip(keys, texts) if k not in cache}
+    order = sorted(todo, key=lambda k: len(todo[k]))  # similar lengths batch with less padding
     fresh: dict[str, np.ndarray] = {}
-    batch = 64
-    for start in range(0, len(todo), batch):
-        rows = todo[start:start + batch]
-        for i, vector in zip(rows, embedder.encode([texts[i] for i in rows])):
-            fresh[keys[i]] = vector
+    for start in range(0, len(order), EMBED_BATCH):
+        batch = order[start:start + EMBED_BATCH]
+        fresh.update(zip(batch, embedder.encode([todo[k] for k in batch])))
         if progress:
-            progress("embedding", min(start + batch, len(todo)), len(todo))
+            progress("embedding", min(start + EMBED_BATCH, len(order)), len(order))
+        _checkpoint("embedding")
     vectors = np.zeros((len(texts), embedder.dims), dtype=np.float32)
     for i, key in enumerate(keys):
         vectors[i] = fresh[key] if key in fresh else cache[key]
     return vectors, len(fresh)
 
 
+def _topic_coverage(policies: dict[str, Policy], clauses: list[Clause], vectors: np.ndarray, sentence_rows: list,
+                    sentence_vectors: np.ndarray) -> dict:
+    """Per policy, per topic: the best topic probability among its clauses and sentences."""
+    owner = np.array([c.policy for c in clauses] + [clauses[row].policy for row, _ in sentence_rows])
+    stacked = np.vstack([vectors, sentence_vectors.reshape(-1, vectors.shape[1])])
+    covered = {pid: topics.coverage(stacked[owner == pid]) for pid in dict.fromkeys(c.policy for c in clauses)}
+    for pid, policy in policies.items():
+        if policy.contact and pid in covered:  # a policy that names its contact covers "contact"
+            covered[pid][topics.NAMES.index("contact")] = 1.0
+    return covered
+
+
+def _flat_index(vectors: np.ndarray) -> faiss.Index:
+    index = faiss.IndexFlatIP(vectors.shape[1])  # works for zero rows too (a corpus of one-sentence clauses)
+    index.add(vectors)
+    return index
+
+
+def _first_sentence(clause: Clause) -> str:
+    first = clause.sentences[0]
+    return clause.text[first.clean_start - clause.clean_start:first.clean_end - clause.clean_start]
+
+
+def _canary_misses(vectors: faiss.Index, embedder: Embedder, canaries: list[dict], rank: int = CANARY_RANK) -> list[int]:
+    """Rows of the canaries whose text does not find their clause in the top `rank`."""
+    if not canaries:
+        return []
+    queries = embedder.encode([search_text(c["text"]) for c in canaries])
+    _, found = vectors.search(queries, min(rank, vectors.ntotal))
+    return [c["row"] for c, rows in zip(canaries, found) if c["row"] not in set(rows.tolist())]
+
+
+def _pick_canaries(clauses: list[Clause], vectors: np.ndarray, embedder: Embedder) -> list[dict]:
+    """Up to CANARIES (clause row, its first sentence) pairs, spread over the index, that find their clause
+    first now: the margin to CANARY_RANK keeps float noise between build and load from failing them."""
+    step = max(1, len(clauses) // (CANARIES * 4))
+    candidates = [{"row": row, "text": _first_sentence(clauses[row])} for row in range(0, len(clauses), step)]
+    candidates = [c for c in candidates if len(c["text"].split()) >= 6][:CANARIES * 4]
+    misses = set(_canary_misses(_flat_index(vectors), embedder, candidates, rank=1))
+    good = [c for c in candidates if c["row"] not in misses]
+    return good[::max(1, len(good) // CANARIES)][:CANARIES]
+
+
 def _write(index_dir: Path, policies: dict[str, Policy], clauses: list[Clause], texts: list[str],
-           vectors: np.ndarray, embedder: Embedder) -> str:
+           vectors: np.ndarray, embedder: Embedder, extra: dict, sentences: tuple[list, np.ndarray]) -> str:
+    """Write a complete generation aside, then rename it into place; returns its name."""
     name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=index_dir))
-    vector_index = faiss.IndexFlatIP(embedder.dims)
-    vector_index.add(vectors)
-    faiss.write_index(vector_index, str(tmp / "vectors.faiss"))
+    tmp = index_dir / f".tmp-{name}"
+    tmp.mkdir()  # not mkdtemp: its 0700 would hide the index from a server running as another user
+    faiss.write_index(_flat_index(vectors), str(tmp / "vectors.faiss"))
+    sentence_rows, sentence_vectors = sentences
+    faiss.write_index(_flat_index(sentence_vectors.reshape(-1, vectors.shape[1])), str(tmp / "sentences.faiss"))
+    np.save(tmp / "sentences.npy", np.array(sentence_rows, dtype=np.int32).reshape(-1, 2), allow_pickle=False)
     with open(tmp / "clauses.jsonl", "w", encoding="utf-8") as out:
         for clause in clauses:
             out.write(json.dumps(clause.to_json(), ensure_ascii=False) + "\n")
+    _checkpoint("writing")
     policy_data = {pid: {**p.meta(), "text": p.text} for pid, p in policies.items()}
     (tmp / "policies.json").write_text(json.dumps(policy_data, ensure_ascii=False), encoding="utf-8")
     lexical = bm25s.BM25()
     lexical.index([tokenize(t) or [""] for t in texts], show_progress=False)
     lexical.save(str(tmp / "bm25"), show_progress=False)
-    files = sorted(p for p in tmp.rglob("*") if p.is_file())
     manifest = {
         "format": FORMAT,
         "app_version": __version__,
@@ -202,30 +344,58 @@ def _write(index_dir: Path, policies: dict[str, Policy], clauses: list[Clause], 
         "policies": {pid: p.checksum for pid, p in policies.items()},
         "clauses": len(clauses),
         "text_keys": [_text_key(t) for t in texts],
-        "files": {str(p.relative_to(tmp)): _file_sha(p) for p in files},
+        "files": {str(p.relative_to(tmp)): _file_sha(p) for p in sorted(tmp.rglob("*")) if p.is_file()},
+        **extra,
     }
-    _write_durably(tmp / MANIFEST, json.dumps(manifest, indent=1))
-    for path in files:
-        _fsync(path)
-    _fsync(tmp)
+    (tmp / MANIFEST).write_text(json.dumps(seal(manifest), indent=1, ensure_ascii=False), encoding="utf-8")
+    _fsync_tree(tmp)
+    _checkpoint("publishing")
     os.rename(tmp, index_dir / name)
     _fsync(index_dir)
     return name
 
 
-def _commit(index_dir: Path, generation: str) -> None:
-    _write_durably(index_dir / CURRENT, generation + "\n")
+def seal(manifest: dict) -> dict:
+    """The manifest with its own checksum, so a damaged manifest is told apart from a damaged data file."""
+    body = {k: v for k, v in manifest.items() if k != "checksum"}
+    return {**body, "checksum": hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()}
 
 
-def _write_durably(path: Path, text: str) -> None:
+def _verify(index_dir: Path, generation: str, embedder: Embedder) -> None:
+    """Load the new generation back before committing it: what CURRENT names always loads."""
+    try:
+        load_generation(index_dir / generation, index_dir, embedder=embedder)
+    except PolicyQAError as exc:
+        shutil.rmtree(index_dir / generation, ignore_errors=True)
+        raise PolicyQAError(f"The new index failed its check and was discarded; the previous one still serves: {exc}") from None
+
+
+def _commit(index_dir: Path, generation: str, serving: str | None) -> None:
+    """Point CURRENT at `generation` (the commit point), remembering what it replaced in PREVIOUS."""
+    if serving and serving != generation:
+        _write_durably(index_dir / PREVIOUS, serving + "\n")
+    _write_durably(index_dir / CURRENT, generation + "\n", stage="committing")
+
+
+def _write_durably(path: Path, text: str, stage: str | None = None) -> None:
     """Write to a temp file beside `path`, fsync, rename over it, fsync the folder."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    tmp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex[:8]}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # not mkstemp: its 0600 hides CURRENT
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
         out.flush()
         os.fsync(out.fileno())
+    if stage:
+        _checkpoint(stage)
     os.replace(tmp, path)
     _fsync(path.parent)
+
+
+def _fsync_tree(root: Path) -> None:
+    """fsync every file, then every folder bottom-up, so a rename cannot publish unwritten data."""
+    paths = sorted(root.rglob("*"), key=lambda p: -len(p.parts))
+    for path in paths + [root]:
+        _fsync(path)
 
 
 def _fsync(path: Path) -> None:
@@ -245,6 +415,7 @@ def _file_sha(path: Path) -> str:
 
 
 def _remove_unfinished(index_dir: Path) -> None:
+    """Leftovers of killed builds; only called under the build lock, so none is still being written."""
     for path in index_dir.glob(".tmp-*"):
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
@@ -258,76 +429,177 @@ def _prune(index_dir: Path, keep: set[str]) -> None:
 def _previous(index_dir: Path, embedder: Embedder) -> Index | None:
     """The serving generation, when it can seed an incremental build."""
     try:
-        index = load(index_dir)
+        index = load(index_dir, embedder=embedder)
     except PolicyQAError:
         return None
-    same = index.manifest.get("format") == FORMAT and index.manifest.get("model") == embedder.name
-    return index if same else None
+    return index if index.manifest.get("model") == embedder.name else None
+
+
+def rollback(index_dir: Path) -> str:
+    """Serve the generation kept in PREVIOUS again; the two swap places, so a second roll-back undoes it."""
+    with _exclusive(index_dir):
+        target, serving = _pointer(index_dir / PREVIOUS), _pointer(index_dir / CURRENT)
+        if not target or target == serving or not (index_dir / target).is_dir():
+            raise PolicyQAError(f"{index_dir} keeps no earlier generation to roll back to; {_fix(index_dir)}.")
+        load_generation(index_dir / target, index_dir)  # never point CURRENT at a broken generation
+        _commit(index_dir, target, serving if serving and (index_dir / serving).is_dir() else None)
+    log.info("rolled back %s to %s", index_dir, target)
+    return target
 
 
 # ---------------------------------------------------------------- loading
 
 
+def _pointer(path: Path) -> str | None:
+    """The generation name a pointer file holds, or None when it is missing or not a generation name."""
+    try:
+        name = path.read_bytes().decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return name if _GENERATION.fullmatch(name) else None
+
+
 def current_generation(index_dir: Path) -> Path:
     pointer = index_dir / CURRENT
-    if not pointer.is_file():
+    if not pointer.exists():
         raise PolicyQAError(f"No index in {index_dir}; build it with `policyqa index --index {index_dir}`.")
-    name = pointer.read_text(encoding="utf-8").strip()
-    path = index_dir / name
-    if not name.startswith("gen-") or "/" in name or not path.is_dir():
-        raise PolicyQAError(f"{pointer} names a missing generation {name!r}; rebuild with `policyqa index --index {index_dir}`.")
-    return path
+    name = _pointer(pointer)
+    if name is None or not (index_dir / name).is_dir():
+        raise PolicyQAError(f"{pointer} does not name a generation in {index_dir}; {_fix(index_dir)}.")
+    return index_dir / name
 
 
-def load(index_dir: Path, expect_model: str | None = None, expect_dims: int | None = None) -> Index:
-    """Load and validate the serving generation; any fault is a one-line PolicyQAError."""
-    path = current_generation(index_dir)
-    fix = f"rebuild with `policyqa index --index {index_dir}`"
-    try:
-        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise PolicyQAError(f"{path / MANIFEST} is missing or unreadable; {fix}.") from None
-    if manifest.get("format") != FORMAT:
-        raise PolicyQAError(f"{path} was built by another version of PolicyQA; {fix}.")
-    for name, digest in manifest.get("files", {}).items():
-        file = path / name
-        if not file.is_file() or _file_sha(file) != digest:
-            raise PolicyQAError(f"{file} is damaged (checksum mismatch); {fix}.")
+def load(index_dir: Path, expect_model: str | None = None, expect_dims: int | None = None,
+         embedder: Embedder | None = None) -> Index:
+    """Load and validate the serving generation; any fault is a one-line PolicyQAError.
+
+    Given an embedder, also check its dimensions and that the canary queries find their clauses."""
+    return load_generation(current_generation(index_dir), index_dir, expect_model, expect_dims, embedder)
+
+
+def load_generation(path: Path, index_dir: Path, expect_model: str | None = None, expect_dims: int | None = None,
+                    embedder: Embedder | None = None) -> Index:
+    fix = _fix(index_dir)
+    manifest = _read_manifest(path, fix)
+    _check_files(path, manifest, fix)
     if expect_model and manifest["model"] != expect_model:
-        raise PolicyQAError(f"{path} was built with model {manifest['model']}, not {expect_model}; {fix}.")
-    try:
-        vectors = faiss.read_index(str(path / "vectors.faiss"))
-        lexical = bm25s.BM25.load(str(path / "bm25"))
-        with open(path / "clauses.jsonl", encoding="utf-8") as f:
-            clauses = [Clause.from_json(json.loads(line)) for line in f]
-        policy_data = json.loads((path / "policies.json").read_text(encoding="utf-8"))
-    except Exception as exc:  # FAISS and numpy raise many types on a broken file
-        raise PolicyQAError(f"{path} cannot be read ({exc.__class__.__name__}); {fix}.") from None
-    if vectors.d != manifest["dims"] or (expect_dims and vectors.d != expect_dims):
-        raise PolicyQAError(f"{path / 'vectors.faiss'} has {vectors.d} dimensions, the model {expect_dims or manifest['dims']}; {fix}.")
-    if vectors.ntotal != len(clauses) or len(clauses) != manifest["clauses"] or not clauses:
-        raise PolicyQAError(f"{path} holds {vectors.ntotal} vectors for {len(clauses)} clauses; {fix}.")
-    policies = {pid: Policy(**{k: v for k, v in data.items()}) for pid, data in policy_data.items()}
+        raise PolicyQAError(f"{path / MANIFEST} says model {manifest['model']}, not {expect_model}; {fix}.")
+    vectors = _read(path / "vectors.faiss", fix, lambda p: faiss.read_index(str(p)))
+    sentence_vectors = _read(path / "sentences.faiss", fix, lambda p: faiss.read_index(str(p)))
+    sentence_rows = _read(path / "sentences.npy", fix, lambda p: np.load(p, allow_pickle=False))
+    lexical = _read(path / "bm25", fix, lambda p: bm25s.BM25.load(str(p)))
+    clauses = _read(path / "clauses.jsonl", fix, _read_clauses)
+    policies = _read(path / "policies.json", fix, _read_policies)
+    _check_shapes(path, manifest, vectors, lexical, clauses, policies, expect_dims or (embedder and embedder.dims), fix)
+    if embedder and (missed := _canary_misses(vectors, embedder, manifest["canaries"])):
+        raise PolicyQAError(f"{path / 'vectors.faiss'} does not match the model {embedder.name}: the canary query for "
+                            f"clause row {missed[0]} no longer finds it; {fix}.")
+    _check_sentences(path, vectors, sentence_vectors, sentence_rows, clauses, fix)
+    ranges = _ranges([clause.policy for clause in clauses])
+    sentence_ranges = _ranges([clauses[row].policy for row in sentence_rows[:, 0].tolist()])
+    first_sentence: dict[int, int] = {}
+    for row, clause_row in enumerate(sentence_rows[:, 0].tolist()):
+        first_sentence.setdefault(clause_row, row)
+    return Index(path, manifest, policies, clauses, vectors, lexical, sentence_vectors, sentence_rows, ranges,
+                 sentence_ranges, first_sentence)
+
+
+def _ranges(owners: list[str]) -> dict[str, tuple[int, int]]:
+    """Rows [a, b) of each owner in a list where each owner's rows are contiguous."""
     ranges: dict[str, tuple[int, int]] = {}
-    for row, clause in enumerate(clauses):
-        a, _ = ranges.get(clause.policy, (row, row))
-        ranges[clause.policy] = (a, row + 1)
-    return Index(path, manifest, policies, clauses, vectors, lexical, ranges)
+    for row, owner in enumerate(owners):
+        a, _ = ranges.get(owner, (row, row))
+        ranges[owner] = (a, row + 1)
+    return ranges
+
+
+def _check_sentences(path: Path, vectors: faiss.Index, sentence_vectors: faiss.Index, rows: np.ndarray,
+                     clauses: list[Clause], fix: str) -> None:
+    shape_ok = rows.ndim == 2 and rows.shape[1] == 2 and sentence_vectors.ntotal == len(rows)
+    rows_ok = shape_ok and (not len(rows) or (0 <= rows.min() and rows[:, 0].max() < len(clauses)))
+    if sentence_vectors.d != vectors.d or not rows_ok:
+        raise PolicyQAError(f"{path / 'sentences.faiss'} does not match {path / 'sentences.npy'}; {fix}.")
+
+
+def _read_manifest(path: Path, fix: str) -> dict:
+    file = path / MANIFEST
+    try:
+        manifest = json.loads(file.read_bytes().decode("utf-8"))
+    except (OSError, ValueError):
+        raise PolicyQAError(f"{file} is missing or unreadable; {fix}.") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise PolicyQAError(f"{file} is not a PolicyQA index manifest of format {FORMAT}; {fix}.")
+    if seal(manifest).get("checksum") != manifest.get("checksum"):
+        raise PolicyQAError(f"{file} is damaged (checksum mismatch); {fix}.")
+    for key, kind in _MANIFEST_KEYS.items():
+        if not isinstance(manifest.get(key), kind):
+            raise PolicyQAError(f"{file} lacks a valid {key!r}; {fix}.")
+    if not all(isinstance(c, dict) and isinstance(c.get("row"), int) and isinstance(c.get("text"), str)
+               for c in manifest["canaries"]):
+        raise PolicyQAError(f"{file} lists malformed canaries; {fix}.")
+    return manifest
+
+
+def _check_files(path: Path, manifest: dict, fix: str) -> None:
+    files = manifest.get("files", {})
+    for name in DATA_FILES:
+        if name not in files:
+            raise PolicyQAError(f"{path / MANIFEST} does not list {name}; {fix}.")
+    for name, digest in files.items():
+        file = path / name
+        if not file.is_file():
+            raise PolicyQAError(f"{file} is missing; {fix}.")
+        if _file_sha(file) != digest:
+            raise PolicyQAError(f"{file} is damaged (checksum mismatch); {fix}.")
+
+
+def _read(file: Path, fix: str, reader: Callable):
+    try:
+        return reader(file)
+    except Exception as exc:  # FAISS, bm25s, json and numpy raise many types on a broken file
+        raise PolicyQAError(f"{file} cannot be read ({exc.__class__.__name__}); {fix}.") from None
+
+
+def _read_clauses(file: Path) -> list[Clause]:
+    with open(file, encoding="utf-8") as f:
+        return [Clause.from_json(json.loads(line)) for line in f]
+
+
+def _read_policies(file: Path) -> dict[str, Policy]:
+    return {pid: Policy(**data) for pid, data in json.loads(file.read_text(encoding="utf-8")).items()}
+
+
+def _check_shapes(path: Path, manifest: dict, vectors: faiss.Index, lexical: bm25s.BM25, clauses: list[Clause],
+                  policies: dict[str, Policy], dims: int | None, fix: str) -> None:
+    faiss_file = path / "vectors.faiss"
+    if vectors.d != manifest["dims"] or (dims and vectors.d != dims):
+        raise PolicyQAError(f"{faiss_file} has {vectors.d} dimensions, the model {dims or manifest['dims']}; {fix}.")
+    if not clauses or len(clauses) != manifest["clauses"] or vectors.ntotal != len(clauses):
+        raise PolicyQAError(f"{faiss_file} holds {vectors.ntotal} vectors for {len(clauses)} clauses; {fix}.")
+    if lexical.scores.get("num_docs") != len(clauses):
+        raise PolicyQAError(f"{path / 'bm25'} indexes {lexical.scores.get('num_docs')} clauses, not {len(clauses)}; {fix}.")
+    if {c.policy for c in clauses} != set(policies):
+        raise PolicyQAError(f"{path / 'clauses.jsonl'} and {path / 'policies.json'} disagree on the policies; {fix}.")
 
 
 def staleness(corpus: Path, index_dir: Path) -> dict[str, list[str]]:
     """What differs between the corpus and the serving index: added, changed, removed policy ids."""
     try:
-        manifest = json.loads((current_generation(index_dir) / MANIFEST).read_text(encoding="utf-8"))
-    except (PolicyQAError, OSError, ValueError):
+        manifest = _read_manifest(current_generation(index_dir), "")
+    except PolicyQAError:
         return {"added": ["*"], "changed": [], "removed": []}
-    indexed = manifest.get("policies", {})
-    on_disk = {}
+    indexed, skipped = manifest.get("policies", {}), manifest.get("skipped", {})
+    on_disk: dict[str, str] = {}
     for path in documents.corpus_files(corpus):
+        pid = documents.policy_id(path)
+        if pid in on_disk:
+            continue  # a second file with the same id: the build skips it too
         try:
-            on_disk[documents.policy_id(path)] = hashlib.sha256(documents.read_source(path).encode("utf-8")).hexdigest()
+            checksum = _text_sum(documents.read_source(path))
         except PolicyQAError:
             continue
+        if skipped.get(path.name) != checksum:  # the build skipped this very file (e.g. a bad name)
+            on_disk[pid] = checksum
     return {
         "added": sorted(set(on_disk) - set(indexed)),
         "changed": sorted(p for p in on_disk if p in indexed and indexed[p] != on_disk[p]),

@@ -78,3 +78,97 @@ def live_server(web_app):
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+# ---------------------------------------------------------------- reliability tests: small real indexes
+
+SEED_POLICIES = ("laneige.md", "herve-leger.md")
+POLICYQA = str(ROOT / ".venv" / "bin" / "policyqa")
+
+
+def copy_seed_corpus(dest: Path, names: tuple[str, ...] = SEED_POLICIES) -> Path:
+    """Writable copies of seed policies (the bundled files are read-only)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copyfile(ROOT / "corpus" / name, dest / name)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory, model) -> tuple[Path, Path]:
+    """Two seed policies and their real index, built once; use `seed_copy` to change either."""
+    from app import store
+
+    base = tmp_path_factory.mktemp("seed")
+    corpus = copy_seed_corpus(base / "corpus")
+    store.build(corpus, base / "index", model)
+    return corpus, base / "index"
+
+
+@pytest.fixture
+def seed_copy(seed_index, tmp_path) -> tuple[Path, Path]:
+    """A private copy of the seed corpus and its index."""
+    corpus, index = seed_index
+    shutil.copytree(corpus, tmp_path / "corpus")
+    shutil.copytree(index, tmp_path / "index")
+    return tmp_path / "corpus", tmp_path / "index"
+
+
+@pytest.fixture
+def rate_limit(web_app):
+    """Set the shared app's per-client rate limit for one test, e.g. rate_limit("5/minute"), with fresh counts."""
+    from app.web.api import RateLimit
+
+    saved = web_app.state.rate_limit
+    yield lambda spec: setattr(web_app.state, "rate_limit", RateLimit(spec))
+    web_app.state.rate_limit = saved
+
+
+# ---------------------------------------------------------------- feedback and UI tests
+
+
+@pytest.fixture
+def read_only():
+    """read_only(path): a context manager that makes a file unwritable, even to root, and restores it.
+
+    Root ignores file modes, so as root the file gets the immutable attribute (chattr +i) instead.
+    """
+    import subprocess
+    from contextlib import contextmanager
+
+    @contextmanager
+    def making(path: Path):
+        if os.geteuid() != 0:
+            mode = path.stat().st_mode
+            path.chmod(0o444)
+            try:
+                yield path
+            finally:
+                path.chmod(mode)
+            return
+        if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+            pytest.skip(f"running as root where chattr +i is refused: cannot make {path} read-only")
+        try:
+            yield path
+        finally:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+
+    return making
+
+
+import re  # noqa: E402  (kept with the reliability helpers appended here)
+
+_NOT_WORD = re.compile(r"[\W_]+")  # white space, punctuation and Markdown markup
+
+
+def missing_word(clean: str, source: str) -> str | None:
+    """The first word of `clean` not found in `source` after the words before it (comparing letters and
+    digits only), or None when all are there in order: the check that offsets point at the quoted words."""
+    hay, pos = _NOT_WORD.sub("", source), 0
+    for word in clean.split():
+        word = _NOT_WORD.sub("", word)
+        found = hay.find(word, pos)
+        if found < 0:
+            return word
+        pos = found + len(word)
+    return None

@@ -1,0 +1,301 @@
+"""Measure answer quality: the project's gold set over the seed corpus, and PolicyQA dev against
+a plain baseline (120-word windows, the same model, exact search, top-3 windows cited whole)."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from . import answer, store
+from .embedder import Embedder
+from .errors import PolicyQAError
+from .records import Answer
+
+READ_CHARS = 400  # a citation is read for at most this many characters
+_MARKUP = re.compile(r"\]\((?:[^()\s]|\([^()]*\))*\)|[\s*_#|\\\[\]>]")
+
+
+def verbatim(quote: str, source: str) -> bool:
+    """Is `quote` the source's own words between its offsets, markup and white space aside?"""
+    return _MARKUP.sub("", quote) == _MARKUP.sub("", source)
+
+
+# ---------------------------------------------------------------- the gold set
+
+
+@dataclass(frozen=True)
+class GoldCase:
+    id: str
+    question: str
+    policy: str | None
+    expected_policy: str
+    anchor: str | None  # a verbatim phrase of the answering passage; None when the policy does not answer
+    at: int | None = None  # or, instead of an anchor, a source offset inside the answering passage
+
+
+def load_gold(path: Path | None = None) -> list[GoldCase]:
+    text = path.read_text(encoding="utf-8") if path else (files("app") / "data" / "gold.jsonl").read_text(encoding="utf-8")
+    cases = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                row = json.loads(line)
+                cases.append(GoldCase(row["id"], row["question"], row.get("policy"), row["expected_policy"], row.get("anchor")))
+            except (ValueError, KeyError) as exc:
+                raise PolicyQAError(f"{path or 'gold.jsonl'} line {n} is not a gold case ({exc}); fix or remove it.") from None
+    return cases
+
+
+def feedback_cases(ratings: list[dict]) -> tuple[list[GoldCase], int]:
+    """Thumbs up become cases: an approved answer must find its passage again, an approved decline
+    must decline again. Thumbs down do not say what the right answer is: they are counted, for a
+    person to turn into gold cases (`policyqa report` lists them)."""
+    cases, down = [], 0
+    for n, rating in enumerate(ratings):
+        if rating["rating"] < 0:
+            down += 1
+        elif rating["answered"] and rating["citations"]:
+            first = rating["citations"][0]
+            cases.append(GoldCase(f"feedback-{n}", rating["question"], rating["policy"], first["policy"],
+                                  first["quote"][:60], at=first["start"]))
+        elif not rating["answered"] and rating["policy"]:
+            cases.append(GoldCase(f"feedback-{n}", rating["question"], rating["policy"], rating["policy"], None))
+    return cases, down
+
+
+@dataclass
+class CaseResult:
+    case: GoldCase
+    top_score: float  # the answer's confidence: what the decline threshold is compared with
+    rank: int | None  # 1-based rank of the first retrieved clause holding the anchor
+    answer: Answer
+
+
+def run_gold(index: store.Index, embedder: Embedder, cases: list[GoldCase], threshold: float) -> list[CaseResult]:
+    results = []
+    for case in cases:
+        result = answer.ask(index, embedder, case.question, policy=case.policy, top_k=3, threshold=threshold)
+        found = answer.assess(index, embedder, case.question, policy=case.policy)
+        rank = None
+        if case.anchor:
+            rank = next((i for i, h in enumerate(found.hits, 1)
+                         if _holds(index, h.clause.policy, h.clause.start, h.clause.end, case)), None)
+        results.append(CaseResult(case, found.confidence, rank, result))
+    return results
+
+
+def _holds(index: store.Index, policy: str, start: int, end: int, case: GoldCase) -> bool:
+    if policy != case.expected_policy:
+        return False
+    at = _anchor_offset(index, case)
+    return at is not None and start <= at < end
+
+
+_source_cache: dict[str, str] = {}
+
+
+def _anchor_offset(index: store.Index, case: GoldCase) -> int | None:
+    if case.at is not None:
+        return case.at
+    if case.expected_policy not in _source_cache:
+        _source_cache[case.expected_policy] = _source(index, case.expected_policy)
+    at = _source_cache[case.expected_policy].find(case.anchor)
+    return at if at >= 0 else None
+
+
+def _source(index: store.Index, policy: str) -> str:
+    from . import documents, settings
+
+    for path in documents.corpus_files(settings.path("corpus")):
+        if documents.policy_id(path) == policy:
+            return documents.read_source(path)
+    raise PolicyQAError(f"The gold set names policy {policy!r}, which is not in the corpus; index the seed corpus.")
+
+
+def gold_metrics(index: store.Index, results: list[CaseResult]) -> dict:
+    answerable = [r for r in results if r.case.anchor]
+    unanswerable = [r for r in results if not r.case.anchor]
+    cited = lambda r, k: any(_holds(index, c.policy, *_clause_span(index, c), r.case) for c in r.answer.citations[:k])  # noqa: E731
+    declined = [r for r in results if not r.answer.answered]
+    quotes = [(c, r) for r in results for c in r.answer.citations]
+    return {
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "hit@1": _share(sum(cited(r, 1) for r in answerable), len(answerable)),
+        "hit@3": _share(sum(cited(r, 3) for r in answerable), len(answerable)),
+        "retrieval_hit@3": _share(sum(1 for r in answerable if r.rank and r.rank <= 3), len(answerable)),
+        "mrr": round(sum(1 / r.rank for r in answerable if r.rank) / max(len(answerable), 1), 4),
+        "decline_precision": _share(sum(1 for r in declined if not r.case.anchor), len(declined)),
+        "decline_recall": _share(sum(1 for r in unanswerable if not r.answer.answered), len(unanswerable)),
+        "verbatim": _share(sum(verbatim(c.quote, _source_cache_get(index, c.policy)[c.start:c.end]) for c, _ in quotes), len(quotes)),
+        "quotes": len(quotes),
+        "median_quote_chars": statistics.median([len(c.quote) for c, _ in quotes]) if quotes else 0,
+    }
+
+
+def _clause_span(index: store.Index, citation) -> tuple[int, int]:
+    lo, _ = index.ranges[citation.policy]
+    clause = index.clauses[lo + citation.clause]
+    return clause.start, clause.end
+
+
+def _source_cache_get(index: store.Index, policy: str) -> str:
+    if policy not in _source_cache:
+        _source_cache[policy] = _source(index, policy)
+    return _source_cache[policy]
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+# ---------------------------------------------------------------- calibration
+
+
+def decline_curve(results: list[CaseResult], thresholds: list[float]) -> list[dict]:
+    """For each threshold: decline precision/recall and the share of answerable questions kept."""
+    rows = []
+    for t in thresholds:
+        declined = [r for r in results if r.top_score < t]
+        unanswerable = [r for r in results if not r.case.anchor]
+        answerable = [r for r in results if r.case.anchor]
+        rows.append({
+            "threshold": round(t, 3),
+            "decline_precision": _share(sum(1 for r in declined if not r.case.anchor), len(declined)),
+            "decline_recall": _share(sum(1 for r in unanswerable if r.top_score < t), len(unanswerable)),
+            "answered_correct": _share(sum(1 for r in answerable if r.top_score >= t and r.rank and r.rank <= 3), len(answerable)),
+        })
+    return rows
+
+
+def fit_threshold(results: list[CaseResult]) -> float:
+    """The threshold that gets most questions right: answerable ones answered with the right clause
+    in the top 3, unanswerable ones declined. Ties go to the middle of the best interval."""
+    scores = sorted({round(r.top_score, 4) for r in results})
+    candidates = [(a + b) / 2 for a, b in zip(scores, scores[1:])] or [0.0]
+    def right(t: float) -> int:
+        return sum((r.top_score < t) if not r.case.anchor else (r.top_score >= t and bool(r.rank and r.rank <= 3))
+                   for r in results)
+    best = max(right(t) for t in candidates)
+    winners = [t for t in candidates if right(t) == best]
+    return round(winners[len(winners) // 2], 4)
+
+
+def cross_validated(results: list[CaseResult]) -> dict:
+    """Fit on one half, measure on the other, both ways: decline figures on questions the fit never saw."""
+    folds = [results[0::2], results[1::2]]
+    measured = []
+    for train, test in ((folds[0], folds[1]), (folds[1], folds[0])):
+        t = fit_threshold(train)
+        measured.append(decline_curve(test, [t])[0])
+    return {key: round(statistics.mean(m[key] for m in measured), 4) for key in measured[0] if key != "threshold"} | {
+        "thresholds": [m["threshold"] for m in measured]}
+
+
+# ---------------------------------------------------------------- PolicyQA dev
+
+
+@dataclass(frozen=True)
+class BenchQuestion:
+    policy: str
+    question: str
+    spans: tuple[tuple[int, int], ...]  # gold answer spans, offsets into the rebuilt document
+    segments: tuple[tuple[int, int], ...]  # gold segments
+
+
+def bench_corpus(bench_file: Path, corpus_dir: Path) -> list[BenchQuestion]:
+    """Rebuild each PolicyQA policy as one document (segments in order, blank line between) and
+    collect its distinct questions with every gold span and segment."""
+    try:
+        data = json.loads(bench_file.read_text(encoding="utf-8"))["data"]
+    except (OSError, ValueError, KeyError):
+        raise PolicyQAError(f"{bench_file} is not PolicyQA's SQuAD-style JSON; point --bench at policyqa_dev.json.") from None
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    questions: dict[tuple[str, str], tuple[set, set]] = {}
+    for policy in data:
+        pid = re.sub(r"[^a-z0-9]+", "-", policy["title"].lower()).strip("-")[:60]
+        parts, pos = [], 0
+        for para in policy["paragraphs"]:
+            context = para["context"]
+            for qa in para["qas"]:
+                spans, segments = questions.setdefault((pid, qa["question"]), (set(), set()))
+                segments.add((pos, pos + len(context)))
+                for a in qa["answers"]:
+                    spans.add((pos + a["answer_start"], pos + a["answer_start"] + len(a["text"])))
+            parts.append(context)
+            pos += len(context) + 2
+        document = "\n\n".join(parts)
+        path = corpus_dir / f"{pid}.txt"
+        if not path.exists() or path.read_text(encoding="utf-8") != document:
+            path.write_text(document, encoding="utf-8")
+    return [BenchQuestion(p, q, tuple(sorted(s)), tuple(sorted(g))) for (p, q), (s, g) in sorted(questions.items())]
+
+
+def _overlaps(a: int, b: int, spans) -> bool:
+    return any(a < e and s < b for s, e in spans)
+
+
+def _hits(cited: list[tuple[int, int]], q: BenchQuestion) -> tuple[bool, bool]:
+    read = [(a, min(b, a + READ_CHARS)) for a, b in cited[:3]]
+    return any(_overlaps(a, b, q.spans) for a, b in read), any(_overlaps(a, b, q.segments) for a, b in read)
+
+
+def run_bench(bench_file: Path, work_dir: Path, embedder: Embedder, limit: int | None = None,
+              progress=None) -> dict:
+    questions = bench_corpus(bench_file, work_dir / "corpus")
+    if limit:
+        questions = questions[::max(1, len(questions) // limit)][:limit]
+    store.build(work_dir / "corpus", work_dir / "index", embedder)
+    index = store.load(work_dir / "index")
+    ours, base = [], []
+    baseline = _Baseline(work_dir / "corpus", embedder)
+    started = time.monotonic()
+    for n, q in enumerate(questions, 1):
+        result = answer.ask(index, embedder, q.question, policy=q.policy, top_k=3, threshold=float("-inf"))
+        ours.append(_hits([(c.start, c.end) for c in result.citations], q))
+        base.append(_hits(baseline.cite(q.question, q.policy), q))
+        if progress:
+            progress("questions", n, len(questions))
+    seconds = time.monotonic() - started
+    ours_span, ours_seg = (_share(sum(h[i] for h in ours), len(ours)) for i in (0, 1))
+    base_span, base_seg = (_share(sum(h[i] for h in base), len(base)) for i in (0, 1))
+    return {
+        "questions": len(questions),
+        "span_hit@3": ours_span, "seg_hit@3": ours_seg,
+        "baseline_span_hit@3": base_span, "baseline_seg_hit@3": base_seg,
+        "span_ratio": round(ours_span / base_span, 3) if base_span else None,
+        "seg_ratio": round(ours_seg / base_seg, 3) if base_seg else None,
+        "seconds": round(seconds, 1),
+    }
+
+
+class _Baseline:
+    """The plain RAG most teams ship: 120-word windows of the raw document, dense exact search,
+    the top-3 windows cited whole."""
+
+    WORDS = 120
+
+    def __init__(self, corpus_dir: Path, embedder: Embedder):
+        self.embedder = embedder
+        self.windows: dict[str, list[tuple[int, int]]] = {}
+        self.vectors: dict[str, faiss.IndexFlatIP] = {}
+        for path in sorted(corpus_dir.glob("*.txt")):
+            text = path.read_text(encoding="utf-8")
+            words = [m.span() for m in re.finditer(r"\S+", text)]
+            spans = [(words[i][0], words[min(i + self.WORDS, len(words)) - 1][1]) for i in range(0, len(words), self.WORDS)]
+            flat = faiss.IndexFlatIP(embedder.dims)
+            flat.add(embedder.encode([text[a:b] for a, b in spans]))
+            self.windows[path.stem], self.vectors[path.stem] = spans, flat
+
+    def cite(self, question: str, policy: str) -> list[tuple[int, int]]:
+        flat = self.vectors[policy]
+        _, rows = flat.search(self.embedder.encode([question]), min(3, flat.ntotal))
+        return [self.windows[policy][r] for r in rows[0] if r >= 0]

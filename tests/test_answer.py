@@ -1,0 +1,72 @@
+"""Answers from the real model over a real index of the seed corpus."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.answer import Turn
+from app.errors import PolicyQAError
+from app.evaluation import verbatim
+
+
+def source_of(engine, policy: str) -> str:
+    return (engine.corpus / f"{policy}.md").read_text(encoding="utf-8")
+
+
+def test_answer_quotes_the_clause_verbatim_with_offsets(engine):
+    answer = engine.ask("how long do you keep my payment records?", policy="leje")
+    assert answer.answered and answer.policy == "leje"
+    first = answer.citations[0]
+    assert "Retention period: 5 years" in first.quote and "payment" in first.quote
+    assert verbatim(first.quote, source_of(engine, "leje")[first.start:first.end])
+    assert f"“{first.quote}” [1]" in answer.answer
+
+
+def test_question_naming_a_company_is_scoped_to_it(engine):
+    answer = engine.ask("Does Clozette use cookies?")
+    assert answer.policy == "clozette"
+    assert answer.citations and all(c.policy == "clozette" for c in answer.citations)
+    assert "cookie" in answer.citations[0].quote.lower()
+
+
+def test_unrelated_question_is_declined_with_the_policy_contact(engine):
+    answer = engine.ask("how much is shipping to canada?", policy="clozette")
+    assert not answer.answered and answer.citations == []
+    assert "info@clozette.co" in answer.answer
+
+
+def test_follow_up_stays_on_the_conversation_policy(engine):
+    history = [Turn("how long does LEJE keep my information?", "leje")]
+    answer = engine.ask("and for payment records?", history=history)
+    assert answer.policy == "leje"
+    assert any("Records of payment" in c.quote for c in answer.citations)
+
+
+def test_search_across_all_policies_cites_each_result_own_policy(engine):
+    answer = engine.ask("do you encrypt my credit card number?")
+    assert answer.answered and answer.policy is None
+    for citation in answer.citations:
+        assert verbatim(citation.quote, source_of(engine, citation.policy)[citation.start:citation.end])
+        assert citation.title == engine.index.policies[citation.policy].title
+
+
+def test_top_k_caps_citations(engine):
+    assert len(engine.ask("what information do you collect?", policy="dr-esthetique", top_k=1).citations) == 1
+
+
+@pytest.mark.parametrize("question, policy, message", [
+    ("", None, "empty"),
+    ("   \u200b ", None, "empty"),
+    ("x" * 1001, None, "keep it under 1000"),
+    ("do you sell my data?", "acme", "Unknown policy 'acme'"),
+])
+def test_bad_questions_raise_one_line_errors(engine, question, policy, message):
+    with pytest.raises(PolicyQAError, match=message) as caught:
+        engine.ask(question, policy=policy)
+    assert "\n" not in str(caught.value)
+
+
+def test_markup_in_a_question_is_only_text(engine):
+    answer = engine.ask("<script>alert(1)</script> do you sell my email?", policy="laneige")
+    assert answer.question.startswith("<script>")  # kept as typed; the UI and API escape it
+    assert all("<script>" not in c.quote for c in answer.citations)

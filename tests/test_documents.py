@@ -1,0 +1,94 @@
+"""Loading real seed policies and odd files: metadata, cleaning, decoding, offsets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app import documents
+from app.errors import PolicyQAError
+from app.evaluation import verbatim
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
+
+def load(name: str):
+    return documents.load(CORPUS / name)
+
+
+def test_archive_banner_gives_source_url_and_date():
+    policy, _ = load("laneige.md")
+    assert policy.source_url == "http://us.laneige.com/privacy-policy"
+    assert policy.archived == "2017-06-25"
+    assert "extracted and transformed" not in policy.text
+
+
+def test_company_is_spelled_as_the_document_spells_it():
+    assert load("leje.md")[0].company == "LEJE"
+    assert load("dr-esthetique.md")[0].title == "Dr.esthetique Privacy Policy"
+
+
+def test_contact_comes_from_mailto_links_and_officer_lines():
+    assert load("clozette.md")[0].contact == ["info@clozette.co"]
+    contact = load("dr-esthetique.md")[0].contact
+    assert "02-521-2657" in contact and any("Bo Kyoung Yeon" in c for c in contact)
+
+
+def test_navigation_chrome_and_table_debris_are_dropped():
+    text = load("dr-esthetique.md")[0].text
+    for chrome in ("본문 바로가기", "맨 위로 가기", "WORLD SHIPPING", "PLEASE SELECT"):
+        assert chrome not in text
+    assert text.rstrip().endswith("Date of Enforcement: December 1, 2011")
+    clozette = load("clozette.md")[0].text
+    assert "Â" not in clozette and "|" not in clozette
+
+
+def test_table_copy_of_a_later_list_is_kept_once():
+    text = load("clozette.md")[0].text
+    assert text.count("The number of unique visitors to the Site;") == 1
+
+
+def test_article_headings_inside_one_paragraph_become_headings():
+    _, blocks = load("dr-esthetique.md")
+    headings = [b.text.text for b in blocks if b.kind == "heading"]
+    assert headings[0] == "Article 1 Consent to Collection of Customer Information"
+    assert len(headings) == 11 and headings[-1].startswith("Article 11 Notification Duty")
+
+
+def test_every_block_maps_back_to_its_source_words():
+    for path in documents.corpus_files(CORPUS):
+        policy, blocks = documents.load(path)
+        for block in blocks:
+            start, end = block.text.source_span()
+            assert verbatim(block.text.text, policy.source_text[start:end]), (path.name, block.text.text[:60])
+
+
+def test_latin1_and_euc_kr_files_are_decoded(tmp_path):
+    (tmp_path / "latin.txt").write_bytes("Politique de confidentialité: nous protégeons vos données.".encode("latin-1"))
+    (tmp_path / "korean.txt").write_bytes(("개인정보처리방침 " * 20 + "We protect your personal information carefully.").encode("euc-kr"))
+    assert "confidentialité" in documents.load(tmp_path / "latin.txt")[0].text
+    assert "개인정보처리방침" in documents.load(tmp_path / "korean.txt")[0].text
+
+
+def test_html_policy_keeps_offsets_into_the_html(tmp_path):
+    html = ("<html><head><title>T</title><script>var x = 1;</script></head><body><nav>Home Menu</nav>"
+            "<h1>Privacy Policy</h1><h2>Cookies</h2><p>We use cookies &amp; similar tools to remember you.</p>"
+            "<ul><li>Analytics cookies measure visits to our pages.</li></ul></body></html>")
+    (tmp_path / "acme.html").write_text(html, encoding="utf-8")
+    policy, blocks = documents.load(tmp_path / "acme.html")
+    assert "var x" not in policy.text and "Home Menu" not in policy.text
+    paragraph = next(b for b in blocks if b.text.text.startswith("We use cookies"))
+    start, end = paragraph.text.source_span()
+    assert html[start:end] == "We use cookies &amp; similar tools to remember you."
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "is empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "looks binary"),
+])
+def test_unusable_files_give_one_line_errors(tmp_path, content, message):
+    path = tmp_path / "bad.md"
+    path.write_bytes(content)
+    with pytest.raises(PolicyQAError, match=message):
+        documents.load(path)
