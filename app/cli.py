@@ -111,7 +111,7 @@ def ask(question: str | None, index: Path | None, policy: str | None, top_k: int
         raise PolicyQAError("Give either a QUESTION or --batch FILE.")
     top_k = top_k or settings.get_int("top_k")
     model = embedder.get()
-    loaded = store.load(index or settings.path("index"), expect_dims=model.dims)
+    loaded = store.load(index or settings.path("index"), embedder=model)
     if batch is None:
         result = answer.ask(loaded, model, question, policy=policy, top_k=top_k)
         click.echo(json.dumps(result.to_json(), ensure_ascii=False) if as_json else _render(result))
@@ -186,7 +186,7 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, bench_di
 
     index = index or settings.path("index")
     model = embedder.get()
-    loaded = store.load(index, expect_dims=model.dims)
+    loaded = store.load(index, embedder=model)
     cases = evaluation.load_gold(gold)
     if from_feedback:
         cases, down = evaluation.feedback_cases(FeedbackStore(settings.path("feedback_db")).ratings())
@@ -284,3 +284,4 @@ def report(feedback_db: Path | None, limit: int, as_json: bool) -> None:
         for gap in gaps:
             click.echo(f"{gap.declined:>8} {gap.disliked:>8}  {gap.policy or 'all policies':<16} {gap.question}"
                        + (f"  ({gap.wordings} wordings)" if gap.wordings > 1 else ""))
+

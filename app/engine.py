@@ -37,7 +37,7 @@ class Engine:
     def load(self) -> None:
         """Load and validate the serving generation; on failure keep serving the one we had."""
         try:
-            self._index = store.load(self.index_dir, expect_dims=self.embedder.dims)
+            self._index = store.load(self.index_dir, embedder=self.embedder)
             self._error = None
         except PolicyQAError as exc:
             self._error = str(exc)
@@ -57,7 +57,7 @@ class Engine:
 
     def _loadable(self) -> bool:
         try:
-            store.load(self.index_dir, expect_dims=self.embedder.dims)
+            store.load(self.index_dir, embedder=self.embedder)
             return True
         except PolicyQAError as exc:
             log.warning("index not usable, rebuilding: %s", exc)
@@ -78,4 +78,7 @@ class Engine:
         index = self._index
         if index is None:
             return {"ok": False, "error": self._error or "index not loaded"}
-        return {"ok": True, "generation": index.generation, "policies": len(index.policies), "clauses": len(index.clauses)}
+        health = {"ok": True, "generation": index.generation, "policies": len(index.policies), "clauses": len(index.clauses)}
+        if self._error:  # a reload failed: the generation loaded before keeps serving
+            health["reload_error"] = self._error
+        return health
