@@ -10,7 +10,6 @@ from functools import wraps
 from pathlib import Path
 
 import click
-import numpy as np
 
 from . import settings
 from .errors import PolicyQAError
@@ -200,11 +199,10 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, bench_di
     figures: dict = {"gold": evaluation.gold_metrics(loaded, results), "threshold": threshold}
     if calibrate:
         fitted = evaluation.fit_threshold(results)
-        grid = [round(x, 2) for x in np.arange(0.2, 0.7, 0.02)]
         figures["calibration"] = {
             "threshold": fitted,
             "cross_validated": evaluation.cross_validated(results),
-            "curve": evaluation.decline_curve(results, grid),
+            "curve": evaluation.decline_curve(results, evaluation.threshold_grid(results)),
         }
         answer.save_calibration(figures["calibration"])
         figures["gold"] = evaluation.gold_metrics(loaded, evaluation.run_gold(loaded, model, cases, fitted))
@@ -285,3 +283,38 @@ def report(feedback_db: Path | None, limit: int, as_json: bool) -> None:
             click.echo(f"{gap.declined:>8} {gap.disliked:>8}  {gap.policy or 'all policies':<16} {gap.question}"
                        + (f"  ({gap.wordings} wordings)" if gap.wordings > 1 else ""))
 
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise PolicyQAError(f"--sizes {text!r} is not a comma-separated list of whole numbers, e.g. 1000,10000.") from None
+    if any(n < 1 for n in sizes):
+        raise PolicyQAError(f"--sizes {text!r} has a size below 1; give row counts such as 1000,10000.")
+    return sizes
+
+
+@cli.command()
+@click.option("--sizes", default="1000,10000,100000", show_default=True,
+              help="Synthetic corpus sizes in rows, comma-separated; add 1000000 for the 1M run (about 10 minutes).")
+@click.option("--incremental-files", type=click.IntRange(0, 999), default=100, show_default=True,
+              help="Generated policies (~88 clauses each) for the re-index-after-one-edit test; 0 skips it.")
+@click.option("--questions", type=click.IntRange(1), default=None, help="Gold questions asked of each index [default: all].")
+@click.option("--index", "index_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="Use this built index instead of building the bundled corpus into a fresh one.")
+@click.option("--json", "json_file", type=click.Path(path_type=Path), default=None, help="Also write the figures to FILE.")
+@click.option("--plot", "plot_file", type=click.Path(path_type=Path), default=None,
+              help="Plot search latency against size to FILE (PNG), when matplotlib is installed.")
+@_friendly
+def bench(sizes: str, incremental_files: int, questions: int | None, index_dir: Path | None, json_file: Path | None,
+          plot_file: Path | None) -> None:
+    """Measure index types on the bundled corpus and synthetic scale-ups, each against exact flat search."""
+    from . import bench as benchmark, embedder
+
+    say = lambda message: click.echo(message, err=True)  # noqa: E731
+    result = benchmark.run(embedder.get(), _sizes(sizes), incremental_files, say, questions, index_dir)
+    click.echo(benchmark.render(result))
+    if json_file:
+        benchmark.save(result, json_file)
+    if plot_file:
+        click.echo(benchmark.plot(result, plot_file), err=True)

@@ -176,6 +176,12 @@ def decline_curve(results: list[CaseResult], thresholds: list[float]) -> list[di
     return rows
 
 
+def threshold_grid(results: list[CaseResult], points: int = 25) -> list[float]:
+    """Thresholds spread over the confidences the questions actually got."""
+    scores = [r.top_score for r in results if np.isfinite(r.top_score)]
+    return [round(float(t), 3) for t in np.linspace(min(scores), max(scores), points)] if scores else []
+
+
 def fit_threshold(results: list[CaseResult]) -> float:
     """The threshold that gets most questions right: answerable ones answered with the right clause
     in the top 3, unanswerable ones declined. Ties go to the middle of the best interval."""
