@@ -10,6 +10,9 @@ from ..engine import Engine
 from ..feedback import FeedbackStore
 from . import api, ui
 
+UI_WORKERS = 2
+UI_QUEUE = 64
+
 
 def create_app(engine: Engine, feedback: FeedbackStore) -> FastAPI:
     app = FastAPI(title="PolicyQA", version="1", summary="Answers about policies, quoted and cited.")
@@ -17,7 +20,10 @@ def create_app(engine: Engine, feedback: FeedbackStore) -> FastAPI:
     app.state.feedback = feedback
     api.install(app)
     blocked = [str(engine.index_dir), str(settings.path("feedback_db").parent)]
+    # Answers are CPU-bound on a small machine: two at a time keep each fast, and a bounded queue
+    # tells the 65th waiting user that the server is busy instead of letting waits grow unbounded.
+    blocks = ui.build(engine, feedback).queue(max_size=UI_QUEUE, default_concurrency_limit=UI_WORKERS, api_open=False)
     return gr.mount_gradio_app(
-        app, ui.build(engine, feedback), path="/", allowed_paths=[], blocked_paths=blocked,
+        app, blocks, path="/", allowed_paths=[], blocked_paths=blocked,
         enable_monitoring=False, mcp_server=False, footer_links=[], run_history=False,
     )
