@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 import faiss
 import numpy as np
 
-from . import topics, vocabulary
+from . import topics, vectors as vector_index, vocabulary
 from .embedder import Embedder
 from .records import Clause
 from .store import Index
@@ -79,14 +79,7 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 def _dense(vectors: faiss.Index, vector: np.ndarray, lo: int, hi: int, k: int) -> dict[int, float]:
-    k = min(k, hi - lo)
-    if k <= 0:
-        return {}
-    params = None
-    if (lo, hi) != (0, vectors.ntotal):
-        params = faiss.SearchParameters(sel=faiss.IDSelectorRange(lo, hi))
-    scores, rows = vectors.search(vector, k, params=params)
-    return {int(r): float(s) for s, r in zip(scores[0], rows[0]) if r >= 0}
+    return vector_index.search(vectors, vector, lo, hi, k)
 
 
 # ---------------------------------------------------------------- which policy a question names
