@@ -117,7 +117,11 @@ def ask(index: Index, embedder: Embedder, question: str, policy: str | None = No
         history: list[Turn] | None = None, top_k: int = 3, threshold: float | None = None) -> Answer:
     if top_k < 1 or top_k > 20:
         raise PolicyQAError(f"top_k is {top_k}; choose between 1 and 20.")
-    found = assess(index, embedder, question, policy, history, k=max(10, top_k * 3))
+    return respond(index, assess(index, embedder, question, policy, history, k=max(10, top_k * 3)), top_k, threshold)
+
+
+def respond(index: Index, found: Assessment, top_k: int = 3, threshold: float | None = None) -> Answer:
+    """Quote and cite what the assessment found, or decline when it is not sure enough."""
     threshold = calibration()["threshold"] if threshold is None else threshold
     if found.confidence < threshold:
         return decline(index, found.question, found.scope)

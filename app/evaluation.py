@@ -8,13 +8,14 @@ import re
 import statistics
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from . import answer, store
+from . import answer, documents, settings, store
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Answer
@@ -82,48 +83,46 @@ class CaseResult:
 def run_gold(index: store.Index, embedder: Embedder, cases: list[GoldCase], threshold: float) -> list[CaseResult]:
     results = []
     for case in cases:
-        result = answer.ask(index, embedder, case.question, policy=case.policy, top_k=3, threshold=threshold)
         found = answer.assess(index, embedder, case.question, policy=case.policy)
+        result = answer.respond(index, found, top_k=3, threshold=threshold)
         rank = None
         if case.anchor:
             rank = next((i for i, h in enumerate(found.hits, 1)
-                         if _holds(index, h.clause.policy, h.clause.start, h.clause.end, case)), None)
+                         if _holds(h.clause.policy, h.clause.start, h.clause.end, case)), None)
         results.append(CaseResult(case, found.confidence, rank, result))
     return results
 
 
-def _holds(index: store.Index, policy: str, start: int, end: int, case: GoldCase) -> bool:
+def _holds(policy: str, start: int, end: int, case: GoldCase) -> bool:
     if policy != case.expected_policy:
         return False
-    at = _anchor_offset(index, case)
+    at = _anchor_offset(case)
     return at is not None and start <= at < end
 
 
-_source_cache: dict[str, str] = {}
-
-
-def _anchor_offset(index: store.Index, case: GoldCase) -> int | None:
+def _anchor_offset(case: GoldCase) -> int | None:
     if case.at is not None:
         return case.at
-    if case.expected_policy not in _source_cache:
-        _source_cache[case.expected_policy] = _source(index, case.expected_policy)
-    at = _source_cache[case.expected_policy].find(case.anchor)
+    at = _source(case.expected_policy).find(case.anchor)
     return at if at >= 0 else None
 
 
-def _source(index: store.Index, policy: str) -> str:
-    from . import documents, settings
+def _source(policy: str) -> str:
+    return _source_in(settings.path("corpus"), policy)
 
-    for path in documents.corpus_files(settings.path("corpus")):
+
+@lru_cache(maxsize=None)
+def _source_in(corpus: Path, policy: str) -> str:
+    for path in documents.corpus_files(corpus):
         if documents.policy_id(path) == policy:
             return documents.read_source(path)
-    raise PolicyQAError(f"The gold set names policy {policy!r}, which is not in the corpus; index the seed corpus.")
+    raise PolicyQAError(f"The evaluation names policy {policy!r}, which is not in {corpus}; index the seed corpus.")
 
 
 def gold_metrics(index: store.Index, results: list[CaseResult]) -> dict:
     answerable = [r for r in results if r.case.anchor]
     unanswerable = [r for r in results if not r.case.anchor]
-    cited = lambda r, k: any(_holds(index, c.policy, *_clause_span(index, c), r.case) for c in r.answer.citations[:k])  # noqa: E731
+    cited = lambda r, k: any(_holds(c.policy, *_clause_span(index, c), r.case) for c in r.answer.citations[:k])  # noqa: E731
     declined = [r for r in results if not r.answer.answered]
     quotes = [(c, r) for r in results for c in r.answer.citations]
     return {
@@ -135,7 +134,7 @@ def gold_metrics(index: store.Index, results: list[CaseResult]) -> dict:
         "mrr": round(sum(1 / r.rank for r in answerable if r.rank) / max(len(answerable), 1), 4),
         "decline_precision": _share(sum(1 for r in declined if not r.case.anchor), len(declined)),
         "decline_recall": _share(sum(1 for r in unanswerable if not r.answer.answered), len(unanswerable)),
-        "verbatim": _share(sum(verbatim(c.quote, _source_cache_get(index, c.policy)[c.start:c.end]) for c, _ in quotes), len(quotes)),
+        "verbatim": _share(sum(verbatim(c.quote, _source(c.policy)[c.start:c.end]) for c, _ in quotes), len(quotes)),
         "quotes": len(quotes),
         "median_quote_chars": statistics.median([len(c.quote) for c, _ in quotes]) if quotes else 0,
     }
@@ -145,12 +144,6 @@ def _clause_span(index: store.Index, citation) -> tuple[int, int]:
     lo, _ = index.ranges[citation.policy]
     clause = index.clauses[lo + citation.clause]
     return clause.start, clause.end
-
-
-def _source_cache_get(index: store.Index, policy: str) -> str:
-    if policy not in _source_cache:
-        _source_cache[policy] = _source(index, policy)
-    return _source_cache[policy]
 
 
 def _share(part: int, whole: int) -> float:
