@@ -169,7 +169,7 @@ def excerpt(index: Index, row: int, query: str, vector: np.ndarray) -> tuple[int
     """The run of sentences [a, b) of clause `row` that answers: it starts at the best-matching
     sentence and grows while the clause's answer goes on, within EXCERPT_CHARS."""
     clause = index.clauses[row]
-    sentences = [clause.text[s.clean_start - clause.clean_start:s.clean_end - clause.clean_start] for s in clause.sentences]
+    sentences = clause.sentence_texts()
     dense = search.sentence_scores(index, row, vector)
     if dense is None:
         return 0, 1

@@ -34,6 +34,9 @@ class Clause:
     def key(self) -> str:
         return f"{self.policy}#{self.number}"
 
+    def sentence_texts(self) -> list[str]:
+        return [self.text[s.clean_start - self.clean_start:s.clean_end - self.clean_start] for s in self.sentences]
+
     def to_json(self) -> dict:
         return asdict(self)
 

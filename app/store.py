@@ -109,8 +109,7 @@ def sentence_texts_for_search(clause: Clause) -> list[str]:
     """One text per sentence of a multi-sentence clause, with the section as context."""
     if len(clause.sentences) < 2:
         return []
-    texts = [clause.text[s.clean_start - clause.clean_start:s.clean_end - clause.clean_start] for s in clause.sentences]
-    return [search_text(f"{clause.section}. {t}" if clause.section else t) for t in texts]
+    return [search_text(f"{clause.section}. {t}" if clause.section else t) for t in clause.sentence_texts()]
 
 
 def _fix(index_dir: Path) -> str:
@@ -146,8 +145,9 @@ def build(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progress 
         changed = sorted(p for p in policies if p in old and old[p].checksum != policies[p].checksum)
 
         texts = [clause_text_for_search(c) for c in clause_rows]
-        sentence_rows = [(row, n) for row, c in enumerate(clause_rows) for n in range(len(sentence_texts_for_search(c)))]
-        sentence_texts = [t for c in clause_rows for t in sentence_texts_for_search(c)]
+        per_clause = [sentence_texts_for_search(c) for c in clause_rows]
+        sentence_rows = [(row, n) for row, texts in enumerate(per_clause) for n in range(len(texts))]
+        sentence_texts = [t for texts in per_clause for t in texts]
         cache = _vector_cache(previous)
         all_vectors, embedded = _embed(texts + sentence_texts, cache, embedder, progress)
         vectors, sentence_vectors = all_vectors[:len(texts)], all_vectors[len(texts):]
@@ -290,11 +290,6 @@ def _flat_index(vectors: np.ndarray) -> faiss.Index:
     return index
 
 
-def _first_sentence(clause: Clause) -> str:
-    first = clause.sentences[0]
-    return clause.text[first.clean_start - clause.clean_start:first.clean_end - clause.clean_start]
-
-
 def _canary_misses(vectors: faiss.Index, embedder: Embedder, canaries: list[dict], rank: int = CANARY_RANK) -> list[int]:
     """Rows of the canaries whose text does not find their clause in the top `rank`."""
     if not canaries:
@@ -308,7 +303,7 @@ def _pick_canaries(clauses: list[Clause], vectors: np.ndarray, embedder: Embedde
     """Up to CANARIES (clause row, its first sentence) pairs, spread over the index, that find their clause
     first now: the margin to CANARY_RANK keeps float noise between build and load from failing them."""
     step = max(1, len(clauses) // (CANARIES * 4))
-    candidates = [{"row": row, "text": _first_sentence(clauses[row])} for row in range(0, len(clauses), step)]
+    candidates = [{"row": row, "text": clauses[row].sentence_texts()[0]} for row in range(0, len(clauses), step)]
     candidates = [c for c in candidates if len(c["text"].split()) >= 6][:CANARIES * 4]
     misses = set(_canary_misses(_flat_index(vectors), embedder, candidates, rank=1))
     good = [c for c in candidates if c["row"] not in misses]
