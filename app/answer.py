@@ -59,13 +59,17 @@ def clean_question(question: str) -> str:
     return text
 
 
+def known_policy(index: Index, policy: str) -> str:
+    """`policy` when the index holds it, else a one-line error listing the ones it does."""
+    if policy not in index.policies:
+        raise PolicyQAError(f"Unknown policy {policy!r}; choose one of: {', '.join(sorted(index.policies))}.")
+    return policy
+
+
 def resolve_policy(index: Index, question: str, policy: str | None, history: list[Turn]) -> str | None:
     """The explicit policy; else the company the question names; else the conversation's policy."""
     if policy:
-        if policy not in index.policies:
-            known = ", ".join(sorted(index.policies))
-            raise PolicyQAError(f"Unknown policy {policy!r}; choose one of: {known}.")
-        return policy
+        return known_policy(index, policy)
     named = search.named_policy(index, question)
     if named:
         return named

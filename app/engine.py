@@ -47,21 +47,17 @@ class Engine:
         """Build when the index is missing, stale or broken and the corpus is at hand; then load it."""
         with self._build_lock:
             stale = store.staleness(self.corpus, self.index_dir) if self.corpus.is_dir() else {}
-            report = None
-            if any(stale.values()) or not self._loadable():
-                if not self.corpus.is_dir():
-                    raise PolicyQAError(f"No usable index in {self.index_dir} and no corpus at {self.corpus} to build one from.")
-                report = store.build(self.corpus, self.index_dir, self.embedder, progress)
+            if not any(stale.values()):
+                try:
+                    self.load()
+                    return None
+                except PolicyQAError as exc:
+                    log.warning("index not usable, rebuilding: %s", exc)
+            if not self.corpus.is_dir():
+                raise PolicyQAError(f"No usable index in {self.index_dir} and no corpus at {self.corpus} to build one from.")
+            report = store.build(self.corpus, self.index_dir, self.embedder, progress)
             self.load()
             return report
-
-    def _loadable(self) -> bool:
-        try:
-            store.load(self.index_dir, embedder=self.embedder)
-            return True
-        except PolicyQAError as exc:
-            log.warning("index not usable, rebuilding: %s", exc)
-            return False
 
     def ask(self, question: str, policy: str | None = None, history: list[Turn] | None = None, top_k: int = 3) -> Answer:
         return answer.ask(self.index, self.embedder, question, policy=policy, history=history, top_k=top_k)
@@ -70,8 +66,8 @@ class Engine:
         """Ranked clauses for agents: no composed answer, no decline."""
         query = answer.clean_question(query)
         index = self.index
-        if policy and policy not in index.policies:
-            raise PolicyQAError(f"Unknown policy {policy!r}; choose one of: {', '.join(sorted(index.policies))}.")
+        if policy:
+            answer.known_policy(index, policy)
         return search.retrieve(index, self.embedder, query, policy, k)
 
     def health(self) -> dict:

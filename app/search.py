@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-import faiss
 import numpy as np
 
 from . import topics, vectors as vector_index, vocabulary
@@ -40,9 +39,9 @@ def retrieve(index: Index, embedder: Embedder, query: str, policy: str | None = 
     """The k best clauses: each clause's cosine is the best of its own and its sentences'."""
     lo, hi = index.ranges[policy] if policy else (0, len(index.clauses))
     vector = query_vector(embedder, query) if vector is None else vector
-    dense = _dense(index.vectors, vector, lo, hi, max(k, DENSE_CANDIDATES))
+    dense = vector_index.search(index.vectors, vector, lo, hi, max(k, DENSE_CANDIDATES))
     s_lo, s_hi = index.sentence_ranges.get(policy, (0, 0)) if policy else (0, index.sentence_vectors.ntotal)
-    for row, cosine in _dense(index.sentence_vectors, vector, s_lo, s_hi, 2 * DENSE_CANDIDATES).items():
+    for row, cosine in vector_index.search(index.sentence_vectors, vector, s_lo, s_hi, 2 * DENSE_CANDIDATES).items():
         clause_row = int(index.sentence_rows[row, 0])
         dense[clause_row] = max(dense.get(clause_row, -1.0), cosine)
     tokens = tokenize(vocabulary.expand(query))
@@ -76,10 +75,6 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     if k >= len(scores):
         return np.arange(len(scores))
     return np.argpartition(-scores, k - 1)[:k]
-
-
-def _dense(vectors: faiss.Index, vector: np.ndarray, lo: int, hi: int, k: int) -> dict[int, float]:
-    return vector_index.search(vectors, vector, lo, hi, k)
 
 
 # ---------------------------------------------------------------- which policy a question names
