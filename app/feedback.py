@@ -1,7 +1,8 @@
 """What customers asked and what they thought of the answers, in SQLite; and the gaps report built from it.
 
-Two tables: `asks` logs every question the chat answered or declined, `feedback` holds thumbs
-up/down with an optional comment. The gaps report groups the questions most often declined or
+Two tables: `asks` logs every question the chat and the API answered or declined, `feedback` holds
+thumbs up/down with an optional comment. An ask logged for the API carries a random token, the
+`ask_id` its answer is rated by, so nobody can rate answers given to someone else. The gaps report groups the questions most often declined or
 disliked, so a policy owner sees what customers ask that the policy does not answer.
 
 Each call opens its own connection (cheap for SQLite, safe across threads). Writers of this
@@ -17,10 +18,12 @@ import logging
 import re
 import sqlite3
 import threading
+import unicodedata
 from collections import Counter
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path
 from typing import Iterator
 
@@ -56,9 +59,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX feedback_rating ON feedback (rating, policy)",
     ),
+    (
+        "ALTER TABLE asks ADD COLUMN token TEXT",  # NULL for the chat's asks, which its session rates
+        "CREATE UNIQUE INDEX asks_token ON asks (token)",
+        "CREATE INDEX feedback_ask ON feedback (ask_id)",
+    ),
 )
 
-MAX_COMMENT = 2000
+MAX_COMMENT = 2000  # stored at most
+MAX_TYPED_COMMENT = 500  # what the chat's comment box and the API accept
 SIMILAR = 0.75  # word-set overlap (Jaccard) at which two wordings count as one question
 _STOPWORDS = frozenset(
     "a an the and or of to for in on at by with about from is are was were be been am do does did can could will "
@@ -87,6 +96,14 @@ class Gap:
                 "disliked": self.disliked, "total": self.total, "wordings": self.wordings, "last": self.last}
 
 
+class Rated(Enum):
+    """What came of rating a logged answer by its token."""
+
+    SAVED = "saved"
+    UNKNOWN = "unknown"  # no answer was logged with that token
+    ALREADY = "already"  # that answer has its rating: one per answer
+
+
 class FeedbackStore:
     """The feedback database at `path`, created and migrated on first use."""
 
@@ -97,28 +114,40 @@ class FeedbackStore:
         self._migrate_lock = threading.Lock()
         self._write_lock = threading.Lock()
 
-    def record_ask(self, answer: Answer) -> int:
-        """Log a question the chat answered or declined; returns the row id."""
+    def record_ask(self, answer: Answer, token: str | None = None) -> int:
+        """Log a question answered or declined, with the token it may be rated by; returns the row id."""
         with self._writing("Question not logged") as db:
             cursor = db.execute(
-                "INSERT INTO asks (asked_at, question, policy, answered, answer, citations) VALUES (?, ?, ?, ?, ?, ?)",
-                (_now(), answer.question, answer.policy, int(answer.answered), answer.answer, _citations(answer)),
+                "INSERT INTO asks (asked_at, question, policy, answered, answer, citations, token)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (_now(), answer.question, answer.policy, int(answer.answered), answer.answer, _citations(answer), token),
             )
             return int(cursor.lastrowid)
 
     def add(self, answer: Answer, rating: int, comment: str = "", ask_id: int | None = None) -> int:
         """Store a thumbs up (1) or down (-1) on `answer`, with an optional comment; returns the row id."""
-        if rating not in (-1, 1):
-            raise PolicyQAError(f"Feedback not saved: the rating is {rating!r}; use 1 (thumbs up) or -1 (thumbs down).")
-        comment = " ".join(str(comment or "").split())[:MAX_COMMENT]
+        comment = _checked(rating, comment)
         with self._writing("Feedback not saved") as db:
             cursor = db.execute(
-                "INSERT INTO feedback (created_at, ask_id, question, policy, answered, answer, citations, rating, comment)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO feedback ({_FEEDBACK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (_now(), ask_id, answer.question, answer.policy, int(answer.answered), answer.answer,
                  _citations(answer), rating, comment),
             )
             return int(cursor.lastrowid)
+
+    def rate(self, token: str, rating: int, comment: str = "") -> Rated:
+        """Store a thumbs up (1) or down (-1) on the answer logged with `token`, unless it has one already."""
+        comment = _checked(rating, comment)
+        with self._writing("Feedback not saved") as db:
+            found = db.execute("SELECT id, EXISTS (SELECT 1 FROM feedback WHERE ask_id = asks.id) FROM asks"
+                               " WHERE token = ?", (token,)).fetchone()
+            if found is None:
+                return Rated.UNKNOWN
+            if found[1]:
+                return Rated.ALREADY
+            db.execute(f"INSERT INTO feedback ({_FEEDBACK_COLUMNS}) SELECT ?, id, question, policy, answered, answer,"
+                       " citations, ?, ? FROM asks WHERE id = ?", (_now(), rating, comment, found[0]))
+            return Rated.SAVED
 
     def gaps(self, limit: int = 20) -> list[Gap]:
         """The questions most often declined or disliked, near-duplicate wordings grouped per policy."""
@@ -212,6 +241,27 @@ def _immediate(db: sqlite3.Connection) -> Iterator[None]:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
+
+
+_FEEDBACK_COLUMNS = "created_at, ask_id, question, policy, answered, answer, citations, rating, comment"
+
+
+def _checked(rating: int, comment: object) -> str:
+    """The comment as stored, once the rating is known to be a thumb."""
+    if rating not in (-1, 1):
+        raise PolicyQAError(f"Feedback not saved: the rating is {rating!r}; use 1 (thumbs up) or -1 (thumbs down).")
+    return plain(str(comment or ""))[:MAX_COMMENT]
+
+
+def plain(text: str) -> str:
+    """Text as stored and shown: control characters, lone surrogates and line breaks become spaces, invisible
+    formatting (zero-width, bidi overrides) goes, runs of white space become one space."""
+    kept = []
+    for ch in text:
+        kind = unicodedata.category(ch)
+        if kind != "Cf":
+            kept.append(" " if kind in ("Cc", "Cs", "Zl", "Zp") else ch)
+    return " ".join("".join(kept).split())
 
 
 def _reason(exc: Exception) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from contextlib import closing
 from datetime import datetime
 
 import pytest
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 
 from app.cli import cli
 from app.errors import PolicyQAError
-from app.feedback import MIGRATIONS, FeedbackStore, migrate
+from app.feedback import MIGRATIONS, FeedbackStore, Rated, migrate
 from app.records import Answer
 
 
@@ -168,3 +169,32 @@ def test_report_command_lists_the_gaps(store):
 
     empty = runner.invoke(cli, ["report", "--db", str(store.path.parent / "none.db")])
     assert empty.exit_code == 0 and "No declined or disliked questions" in empty.output
+
+
+def test_an_answer_logged_with_a_token_is_rated_once_by_it(store):
+    ask_id = store.record_ask(declined("Do you sell my data?"), token="t0ken")
+    assert store.rate("nope", 1) is Rated.UNKNOWN
+    assert store.rate("t0ken", -1, "not\nanswered") is Rated.SAVED
+    assert store.rate("t0ken", 1) is Rated.ALREADY
+    assert rows(store, "SELECT ask_id, question, rating, comment FROM feedback") == \
+        [(ask_id, "Do you sell my data?", -1, "not answered")]
+    with pytest.raises(PolicyQAError, match="the rating is 0"):
+        store.rate("t0ken", 0)
+
+
+def test_comments_are_stored_as_plain_text(store):
+    store.add(declined("Do you sell my data?"), 1, "a\x00b \u202eevil\u200b\ud800 c\u2028d 🍪 <b>x</b>")
+    assert rows(store, "SELECT comment FROM feedback") == [("a b evil c d 🍪 <b>x</b>",)]
+
+
+def test_a_database_of_the_first_version_is_migrated(tmp_path):
+    with closing(sqlite3.connect(tmp_path / "old.db", isolation_level=None)) as db:
+        db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+        for statement in MIGRATIONS[0]:
+            db.execute(statement)
+        db.execute("INSERT INTO schema_migrations VALUES (1, '2026-01-01T00:00:00+00:00')")
+        db.execute("INSERT INTO asks (asked_at, question, answered, answer, citations) VALUES ('t', 'q?', 0, 'a', '[]')")
+    old = FeedbackStore(tmp_path / "old.db")
+    old.record_ask(declined("Do you sell my data?"), token="t0ken")
+    assert old.rate("t0ken", 1) is Rated.SAVED
+    assert rows(old, "SELECT question, token FROM asks ORDER BY id") == [("q?", None), ("Do you sell my data?", "t0ken")]
