@@ -34,6 +34,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("admin_token", "", "Token required by admin actions (re-index endpoint, the Gaps tab); empty disables them."),
     Setting("embed_origins", "*", "Origins allowed to embed the widget and call the API (space-separated, or *)."),
     Setting("rate_limit", "60/minute", "Requests per client to the public API and widget."),
+    Setting("request_timeout", "30", "Seconds an answer may take, queueing included, before the API answers 503 "
+                                     "and the chat says the server is busy."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

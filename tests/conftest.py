@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -57,9 +59,9 @@ def web_app(engine, feedback_store):
     return create_app(engine, feedback_store)
 
 
-@pytest.fixture(scope="session")
-def live_server(web_app):
-    """The real app served by uvicorn on 127.0.0.1 at a free port, for HTTP and browser tests."""
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """`app` served by uvicorn on 127.0.0.1 at a free port, in a thread of this process; yields its URL."""
     import socket
     import threading
     import time
@@ -69,7 +71,7 @@ def live_server(web_app):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(web_app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -77,9 +79,26 @@ def live_server(web_app):
         if time.monotonic() > deadline:
             raise RuntimeError("test server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(web_app):
+    """The real app served by uvicorn on 127.0.0.1 at a free port, for HTTP and browser tests."""
+    with serving(web_app) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def workers():
+    """A pool to compute answers on, as the server's, with a time limit no test on a busy machine runs into."""
+    from app.web.workers import Workers
+
+    return Workers(4, 600)
 
 
 # ---------------------------------------------------------------- reliability tests: small real indexes

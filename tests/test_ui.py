@@ -29,20 +29,20 @@ def test_every_example_question_is_answered_by_its_policy(engine):
                 assert result.policy, f"{question!r} should name its company"
 
 
-def test_a_follow_up_stays_on_the_policy_of_the_conversation(engine, tmp_path):
+def test_a_follow_up_stays_on_the_policy_of_the_conversation(engine, workers, tmp_path):
     store = FeedbackStore(tmp_path / "feedback.db")
-    chat = ui.ask(engine, store, "When does Clozette collect my information?", ui.ALL, [])
-    chat = ui.ask(engine, store, "what about cookies?", ui.ALL, chat)
+    chat = ui.ask(engine, store, workers, "When does Clozette collect my information?", ui.ALL, [])
+    chat = ui.ask(engine, store, workers, "what about cookies?", ui.ALL, chat)
     follow_up = chat[-1].answer
     assert follow_up.policy == "clozette"
     assert follow_up.answered and {c.policy for c in follow_up.citations} == {"clozette"}
     assert [x.ask_id for x in chat] == [1, 2]  # both questions logged
 
 
-def test_errors_show_as_one_chat_line(engine, tmp_path):
+def test_errors_show_as_one_chat_line(engine, workers, tmp_path):
     store = FeedbackStore(tmp_path / "feedback.db")
-    chat = ui.ask(engine, store, "   ", ui.ALL, [])
-    chat = ui.ask(engine, store, "x" * 5000, "leje", chat)
+    chat = ui.ask(engine, store, workers, "   ", ui.ALL, [])
+    chat = ui.ask(engine, store, workers, "x" * 5000, "leje", chat)
     assert [x.error for x in chat] == ["The question is empty; type a question about the policy.",
                                        "The question is 5000 characters long; keep it under 1000."]
     html = ui.render_transcript(chat)
@@ -137,22 +137,22 @@ def test_compare_has_one_row_per_policy_and_says_not_stated(engine):
     assert "empty" in ui.compare(engine, "  ")
 
 
-def test_feedback_that_cannot_be_saved_says_so_and_the_chat_goes_on(engine, tmp_path, read_only):
+def test_feedback_that_cannot_be_saved_says_so_and_the_chat_goes_on(engine, workers, tmp_path, read_only):
     store = FeedbackStore(tmp_path / "feedback.db")
-    chat = ui.ask(engine, store, "how long do you keep my payment records?", "leje", [])
+    chat = ui.ask(engine, store, workers, "how long do you keep my payment records?", "leje", [])
     with read_only(store.path):
         chat = ui.rate(store, chat, 0, -1, "too long")
         assert chat[0].notice == "Feedback not saved: the feedback database is read-only."
         assert "Feedback not saved: the feedback database is read-only." in ui.render_transcript(chat)
-        chat = ui.ask(engine, store, "How can I delete my account?", "leje", chat)
+        chat = ui.ask(engine, store, workers, "How can I delete my account?", "leje", chat)
         assert chat[-1].answer.answered and chat[-1].ask_id is None
     chat = ui.rate(store, chat, 0, -1, "too long")  # a retry once the database is writable
     assert chat[0].rating == -1 and "saved" in chat[0].notice
 
 
-def test_rating_ignores_what_it_cannot_place(engine, tmp_path):
+def test_rating_ignores_what_it_cannot_place(engine, workers, tmp_path):
     store = FeedbackStore(tmp_path / "feedback.db")
-    chat = ui.ask(engine, store, "How can I delete my account?", "leje", [])
+    chat = ui.ask(engine, store, workers, "How can I delete my account?", "leje", [])
     for turn, rating in ((3, 1), (0, 0), (0, "1"), ("0", 1)):
         assert ui.rate(store, chat, turn, rating, "")[0].rating == 0
     assert ui.rate(store, chat, 0, 1, None)[0].rating == 1
@@ -160,9 +160,9 @@ def test_rating_ignores_what_it_cannot_place(engine, tmp_path):
     assert store.gaps() == []
 
 
-def test_the_gaps_tab_needs_the_admin_token(engine, tmp_path, monkeypatch):
+def test_the_gaps_tab_needs_the_admin_token(engine, workers, tmp_path, monkeypatch):
     store = FeedbackStore(tmp_path / "feedback.db")
-    ui.ask(engine, store, "do you use cookies?", "laneige", [])
+    ui.ask(engine, store, workers, "do you use cookies?", "laneige", [])
     monkeypatch.delenv("POLICYQA_ADMIN_TOKEN", raising=False)
     assert "POLICYQA_ADMIN_TOKEN" in ui.show_gaps(engine, store, "")
     monkeypatch.setenv("POLICYQA_ADMIN_TOKEN", "s3cret")

@@ -36,11 +36,12 @@ from ..answer import Turn, clean_question
 from ..engine import Engine
 from ..errors import PolicyQAError
 from . import widget
+from .workers import Workers
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
-ASK_WORKERS = 4  # answers computed at once; more only queue on the CPU, and would starve other requests' threads
+ASK_WORKERS = 4  # answers computed at once (chat and API together); more only queue on the CPU
 POLICY_ID = r"[a-z0-9][a-z0-9_-]{0,63}"
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
          413: "body_too_large", 422: "invalid_request", 429: "rate_limited", 500: "internal_error", 503: "unavailable"}
@@ -328,8 +329,11 @@ async def ask(body: AskRequest, request: Request, engine: Annotated[Engine, Depe
     if body.policy:
         _policy_in(index, body.policy)
     top_k = body.top_k or settings.get_int("top_k")
-    answer = await anyio.to_thread.run_sync(engine.ask, body.question, body.policy, _turns(body.history), top_k,
-                                            limiter=request.app.state.ask_workers)
+    workers: Workers = request.app.state.ask_workers
+    try:
+        answer = await workers.run_async(engine.ask, body.question, body.policy, _turns(body.history), top_k)
+    except TimeoutError as exc:
+        raise HTTPException(503, str(exc)) from None
     return answer.to_json()
 
 
@@ -393,7 +397,7 @@ def install(app: FastAPI) -> None:
     origins = Origins.parse(settings.get("embed_origins"))
     app.state.rate_limit = RateLimit(settings.get("rate_limit"))
     app.state.admin_token = settings.get("admin_token")
-    app.state.ask_workers = anyio.CapacityLimiter(ASK_WORKERS)
+    app.state.ask_workers = Workers.from_settings(ASK_WORKERS)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(PolicyQAError, _refused)

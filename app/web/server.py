@@ -22,7 +22,7 @@ def create_app(engine: Engine, feedback: FeedbackStore) -> FastAPI:
     blocked = [str(engine.index_dir), str(settings.path("feedback_db").parent)]
     # Answers are CPU-bound on a small machine: two at a time keep each fast, and a bounded queue
     # tells the 65th waiting user that the server is busy instead of letting waits grow unbounded.
-    blocks = ui.build(engine, feedback).queue(max_size=UI_QUEUE, default_concurrency_limit=UI_WORKERS, api_open=False)
+    blocks = ui.build(engine, feedback, app.state.ask_workers).queue(max_size=UI_QUEUE, default_concurrency_limit=UI_WORKERS, api_open=False)
     return gr.mount_gradio_app(
         app, blocks, path="/", allowed_paths=[], blocked_paths=blocked,
         enable_monitoring=False, mcp_server=False, footer_links=[], run_history=False,

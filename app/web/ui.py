@@ -12,6 +12,7 @@ import re
 import time
 from dataclasses import dataclass
 from html import escape
+from typing import Callable
 from urllib.parse import urlparse
 
 import gradio as gr
@@ -21,10 +22,11 @@ from ..answer import Turn
 from ..embedder import Embedder
 from ..engine import Engine
 from ..errors import PolicyQAError
-from ..feedback import FeedbackStore, Gap
+from ..feedback import MAX_TYPED_COMMENT, FeedbackStore, Gap, plain
 from ..records import Answer, Citation, Clause, Policy
 from ..store import Index
 from ..topics import TOPICS
+from .workers import Workers
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +159,8 @@ def _render_rating(turn: int, exchange: Exchange) -> str:
     status = notice(exchange.notice, "error") if exchange.notice else ""
     buttons = "".join(f'<button type="button" data-turn="{turn}" data-rate="{r}">{THUMBS[r]}</button>' for r in (1, -1))
     return (f'<div class="pq-rate">{buttons}'
-            '<input class="pq-comment" type="text" maxlength="500" placeholder="Comment (optional), then a thumb">'
+            f'<input class="pq-comment" type="text" maxlength="{MAX_TYPED_COMMENT}" '
+            'placeholder="Comment (optional), then a thumb">'
             f'{status}</div>')
 
 
@@ -165,15 +168,21 @@ def history_of(exchanges: list[Exchange]) -> list[Turn]:
     return [Turn(x.question, x.answer.policy) for x in exchanges if x.answer][-HISTORY_TURNS:]
 
 
-def ask(engine: Engine, feedback: FeedbackStore, question: str, choice: str,
+def echoed(question: str) -> str:
+    """A question the engine refused, as the transcript repeats it: plain text, cut at the longest accepted."""
+    text, limit = plain(question or ""), settings.get_int("max_question")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def ask(engine: Engine, feedback: FeedbackStore, workers: Workers, question: str, choice: str,
         exchanges: list[Exchange]) -> list[Exchange]:
     """Answer `question` in the conversation so far and log its outcome; errors become a chat line."""
-    exchange = Exchange(question=" ".join((question or "").split()))
+    exchange = Exchange(question=echoed(question))
     try:
-        result = engine.ask(question or "", policy=chosen(choice), history=history_of(exchanges),
-                            top_k=settings.get_int("top_k"))
+        result = workers.run(engine.ask, question or "", chosen(choice), history_of(exchanges),
+                             settings.get_int("top_k"))
         exchange.answer, exchange.question = result, result.question
-    except PolicyQAError as exc:
+    except (PolicyQAError, TimeoutError) as exc:
         exchange.error = str(exc)
     except Exception:  # the last guard: a bug is logged, the customer gets one line and a working chat
         log.exception("answering %r failed", question)
@@ -509,8 +518,16 @@ def _html(value: str, elem_id: str, js: str | None = None, **kwargs) -> gr.HTML:
     return gr.HTML(value, elem_id=elem_id, js_on_load=js, css_template=CSS, **kwargs)
 
 
-def build(engine: Engine, feedback: FeedbackStore) -> gr.Blocks:
-    """The whole UI; server.py mounts it at /."""
+def within(workers: Workers, render: Callable[..., str], *args: object) -> str:
+    """An agents' tab's HTML computed by `workers`, or a notice when it takes too long."""
+    try:
+        return workers.run(render, *args)
+    except TimeoutError as exc:
+        return notice(str(exc), "error")
+
+
+def build(engine: Engine, feedback: FeedbackStore, workers: Workers) -> gr.Blocks:
+    """The whole UI; server.py mounts it at /. Answers are computed by `workers`, within their time limit."""
     with gr.Blocks(title="PolicyQA", fill_width=True, analytics_enabled=False) as demo:
         exchanges = gr.State([])
         gr.Markdown("## PolicyQA\nAnswers about privacy policies, quoted word for word from the policies and cited.")
@@ -552,13 +569,13 @@ def build(engine: Engine, feedback: FeedbackStore) -> gr.Blocks:
                 gaps = _html("", "pq-gaps")
 
         def on_ask(text: str, choice: str, state: list[Exchange]) -> tuple[str, list[Exchange], str]:
-            state = ask(engine, feedback, text, choice, state)
+            state = ask(engine, feedback, workers, text, choice, state)
             return render_transcript(state), state, ""
 
         def on_example(choice: str, state: list[Exchange], evt: gr.EventData) -> tuple[str, list[Exchange]]:
             n, shown = _event(evt, "n"), examples_for(choice)
             if isinstance(n, int) and 0 <= n < len(shown):
-                state = ask(engine, feedback, shown[n], choice, state)
+                state = ask(engine, feedback, workers, shown[n], choice, state)
             return render_transcript(state), state
 
         def on_cite(state: list[Exchange], evt: gr.EventData) -> str:
@@ -579,9 +596,9 @@ def build(engine: Engine, feedback: FeedbackStore) -> gr.Blocks:
         policy.change(render_examples, [policy], [examples], show_progress="hidden")
         restart.click(lambda: ([], render_transcript([]), render_viewer_empty()), None, [exchanges, transcript, viewer])
         for submitted in (query.submit, find.click):
-            submitted(lambda q, c, t: search_clauses(engine, q, c, t), [query, chosen, topic], [hits])
+            submitted(lambda q, c, t: within(workers, search_clauses, engine, q, c, t), [query, chosen, topic], [hits])
         for submitted in (compared.submit, go.click):
-            submitted(lambda q: compare(engine, q), [compared], [table])
+            submitted(lambda q: within(workers, compare, engine, q), [compared], [table])
         for submitted in (token.submit, show.click):
             submitted(lambda t: show_gaps(engine, feedback, t), [token], [gaps])
         demo.load(on_load, None, [policy, chosen], show_progress="hidden")
