@@ -13,7 +13,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import anyio
@@ -35,6 +35,8 @@ from .. import settings, store
 from ..answer import Turn, clean_question
 from ..engine import Engine
 from ..errors import PolicyQAError
+from ..feedback import MAX_TYPED_COMMENT, FeedbackStore, Rated
+from ..records import Answer
 from . import widget
 from .workers import Workers
 
@@ -44,10 +46,13 @@ MAX_BODY = 64 * 1024
 ASK_WORKERS = 4  # answers computed at once (chat and API together); more only queue on the CPU
 POLICY_ID = r"[a-z0-9][a-z0-9_-]{0,63}"
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         413: "body_too_large", 422: "invalid_request", 429: "rate_limited", 500: "internal_error", 503: "unavailable"}
+         409: "conflict", 413: "body_too_large", 422: "invalid_request", 429: "rate_limited", 500: "internal_error",
+         503: "unavailable"}
 OUR_PATHS = ("/api/", "/healthz", "/widget", "/embed.js", "/demo", "/docs", "/openapi.json")
 
 PolicyId = Annotated[str, StringConstraints(pattern=f"^{POLICY_ID}$")]
+AskId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+RATINGS = {"up": 1, "down": -1}
 
 
 # ---------------------------------------------------------------- request and response models
@@ -90,6 +95,19 @@ class AnswerOut(BaseModel):
     answer: str = Field(description="The quotes introduced and numbered [1], [2], ...; or why there is none.")
     policy: str | None = Field(description="The policy the question was scoped to, if any.")
     citations: list[CitationOut]
+    ask_id: str | None = Field(description="Rate this answer by it at POST /api/feedback; null when the server "
+                                           "keeps no feedback or could not log the question.")
+
+
+class FeedbackIn(Strict):
+    ask_id: AskId = Field(description="The ask_id that POST /api/ask returned with the answer.")
+    rating: Literal["up", "down"] = Field(description="Thumbs up or down.")
+    comment: str = Field("", max_length=MAX_TYPED_COMMENT, description="What was missing or wrong, optionally.")
+
+
+class FeedbackOut(BaseModel):
+    ask_id: str
+    rating: Literal["up", "down"]
 
 
 class PolicyInfo(BaseModel):
@@ -322,9 +340,26 @@ router = APIRouter(prefix="/api", responses=ERRORS, max_body_size=MAX_BODY)
 bearer = HTTPBearer(auto_error=False, description="POLICYQA_ADMIN_TOKEN")
 
 
+async def _feedback(request: Request) -> FeedbackStore | None:
+    return getattr(request.app.state, "feedback", None)
+
+
+async def _logged(feedback: FeedbackStore | None, answer: Answer) -> str | None:
+    """Log the question with a fresh token to rate it by; None when there is no store or it cannot be written."""
+    if feedback is None:
+        return None
+    token = secrets.token_urlsafe(16)
+    try:
+        await anyio.to_thread.run_sync(feedback.record_ask, answer, token)
+    except PolicyQAError:
+        return None  # the store has logged why; the answer matters more than its log
+    return token
+
+
 @router.post("/ask", response_model=AnswerOut, dependencies=[Depends(rate_limited)], tags=["answers"])
-async def ask(body: AskRequest, request: Request, engine: Annotated[Engine, Depends(_engine)]) -> dict:
-    """Answer a question with quotes from the policies, cited; the same object as `policyqa ask --json`."""
+async def ask(body: AskRequest, request: Request, engine: Annotated[Engine, Depends(_engine)],
+              feedback: Annotated[FeedbackStore | None, Depends(_feedback)]) -> dict:
+    """Answer a question with quotes from the policies, cited: the object of `policyqa ask --json`, plus its `ask_id`."""
     index = _index(engine)
     if body.policy:
         _policy_in(index, body.policy)
@@ -334,7 +369,24 @@ async def ask(body: AskRequest, request: Request, engine: Annotated[Engine, Depe
         answer = await workers.run_async(engine.ask, body.question, body.policy, _turns(body.history), top_k)
     except TimeoutError as exc:
         raise HTTPException(503, str(exc)) from None
-    return answer.to_json()
+    return {**answer.to_json(), "ask_id": await _logged(feedback, answer)}
+
+
+@router.post("/feedback", status_code=201, response_model=FeedbackOut, dependencies=[Depends(rate_limited)],
+             tags=["answers"], responses={409: {"model": ErrorOut}})
+async def rate(body: FeedbackIn, feedback: Annotated[FeedbackStore | None, Depends(_feedback)]) -> dict:
+    """Rate an answer thumbs up or down, once, with an optional comment; the same store as the chat's thumbs."""
+    if feedback is None:
+        raise HTTPException(404, "This server keeps no feedback.")
+    try:
+        rated = await anyio.to_thread.run_sync(feedback.rate, body.ask_id, RATINGS[body.rating], body.comment)
+    except PolicyQAError as exc:
+        raise HTTPException(503, str(exc)) from None
+    if rated is Rated.UNKNOWN:
+        raise HTTPException(404, f"No answer has ask_id {body.ask_id!r}; send the ask_id that /api/ask returned.")
+    if rated is Rated.ALREADY:
+        raise HTTPException(409, "That answer is rated already; each answer takes one rating.")
+    return {"ask_id": body.ask_id, "rating": body.rating}
 
 
 @router.get("/policies", response_model=list[PolicySummary], tags=["policies"])
