@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import functools
 import re
+import sqlite3
 import threading
+from contextlib import closing
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -89,6 +91,26 @@ def test_snippet_on_another_origin_answers_with_quotes(page, shop, engine):
     viewer = opened.value
     expect(viewer.locator("mark")).to_contain_text(quote.splitlines()[0], timeout=WAIT_MS)
     viewer.screenshot(path=ARTIFACTS / "widget-viewer.png")
+
+
+def test_an_answer_is_rated_with_a_thumb(page, shop, feedback_store):
+    question = "How can I delete my account?"
+    count = ("SELECT COUNT(*) FROM feedback f JOIN asks a ON f.ask_id = a.id"
+             " WHERE a.question = ? AND a.token IS NOT NULL AND f.rating = 1")
+    _, frame = open_widget(page, shop)
+    reply = ask(frame, question)
+    before = rows(feedback_store.path, count, question)
+    reply.get_by_role("button", name="Helpful", exact=True).click()
+    expect(reply.locator(".rate")).to_contain_text("Thanks, your feedback is saved.", timeout=WAIT_MS)
+    expect(reply.get_by_role("button", name="Not helpful")).to_be_disabled()
+    expect(reply.get_by_role("button", name="Helpful", exact=True)).to_have_attribute("aria-pressed", "true")
+    assert rows(feedback_store.path, count, question) == [(before[0][0] + 1,)]
+    page.screenshot(path=ARTIFACTS / "widget-rated.png")
+
+
+def rows(path, sql: str, *args) -> list[tuple]:
+    with closing(sqlite3.connect(path)) as db:
+        return db.execute(sql, args).fetchall()
 
 
 def test_markup_in_a_question_stays_text(page, shop):

@@ -5,6 +5,9 @@
   const API = new URL("../../api/", document.currentScript.src);
   const VIEWER = new URL("../policy/", document.currentScript.src);
   const HISTORY_TURNS = 5;
+  const SVG = "http://www.w3.org/2000/svg";
+  const THUMB = "M2 21h4V9H2v12zm20-11a2 2 0 0 0-2-2h-6.3l1-4.6V3c0-.4-.2-.8-.4-1.1L13.2 1 6.6 7.6C6.2 8 6 8.5 6 " +
+                "9v10a2 2 0 0 0 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7v-2z";  // the chat UI's thumb
   const params = new URLSearchParams(location.search);
   const policy = params.get("policy") || null;
   const history = [];
@@ -82,14 +85,55 @@
     for (const paragraph of answer.answer.split("\n\n")) {
       message.append(el(paragraph.startsWith("“") ? "blockquote" : "p", "", paragraph));
     }
-    if (!answer.citations.length) return;
-    const sources = el("ol", "sources");
-    answer.citations.forEach((c, n) => {
+    if (answer.citations.length) message.append(sources(answer.citations));
+    if (answer.ask_id) message.append(rating(answer.ask_id));
+  }
+
+  function sources(citations) {
+    const list = el("ol", "sources");
+    citations.forEach((c, n) => {
       const item = el("li", "", `[${n + 1}] ${c.section || c.title} `);
       item.append(link(viewerUrl(c.policy, c.start, c.end), "Show in policy"));
-      sources.append(item);
+      list.append(item);
     });
-    message.append(sources);
+    return list;
+  }
+
+  function thumbIcon() {
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS(SVG, "path");
+    path.setAttribute("d", THUMB);
+    path.setAttribute("fill", "currentColor");
+    svg.append(path);
+    return svg;
+  }
+
+  // Thumbs up/down, sent to /api/feedback with the answer's ask_id; one rating per answer.
+  function rating(askId) {
+    const row = el("div", "rate");
+    const note = el("span", "rate-note");
+    const thumbs = [["up", "Helpful"], ["down", "Not helpful"]].map(([value, label]) => {
+      const thumb = el("button", `thumb ${value}`);
+      thumb.type = "button";
+      thumb.append(thumbIcon(), label);
+      thumb.addEventListener("click", async () => {
+        thumbs.forEach((t) => { t.disabled = true; });
+        try {
+          await call("feedback", {ask_id: askId, rating: value});
+          thumb.setAttribute("aria-pressed", "true");
+          note.textContent = "Thanks, your feedback is saved.";
+        } catch (error) {
+          note.textContent = error.message;
+          thumbs.forEach((t) => { t.disabled = false; });
+        }
+        note.scrollIntoView({block: "nearest"});
+      });
+      return thumb;
+    });
+    row.append(...thumbs, note);
+    return row;
   }
 
   async function ask(question) {
