@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -85,11 +87,29 @@ def absent(question_topics: np.ndarray, covered: list[float], sure: float = 0.5,
     return NAMES[top] not in GENERIC and question_topics[top] >= sure and covered[top] < covered_at
 
 
-@lru_cache(maxsize=1)
+_chosen: list[TopicModel] = []  # a model put in place of the shipped one by `using`
+
+
 def model() -> TopicModel:
+    return _chosen[-1] if _chosen else shipped()
+
+
+@lru_cache(maxsize=1)
+def shipped() -> TopicModel:
     with (files("app") / "data" / "topics.npz").open("rb") as f:
         data = np.load(f)
         return TopicModel(data["weights"], data["bias"])
+
+
+@contextmanager
+def using(model_: TopicModel) -> Iterator[None]:
+    """Index and search with `model_` instead of the shipped model: the PolicyQA bench measures each
+    policy with a model that never saw it."""
+    _chosen.append(model_)
+    try:
+        yield
+    finally:
+        _chosen.pop()
 
 
 # ---------------------------------------------------------------- training
@@ -157,4 +177,4 @@ def held_out_accuracy(vectors: np.ndarray, labels: list[str], groups: list[str],
 
 def save(model_: TopicModel, path: Path) -> None:
     np.savez(path, weights=model_.weights, bias=model_.bias)
-    model.cache_clear()
+    shipped.cache_clear()

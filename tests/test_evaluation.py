@@ -1,0 +1,62 @@
+"""The PolicyQA bench on a small slice of the real data: held-out topic models, folds, figures."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from app import evaluation, topics
+
+from conftest import ROOT
+
+BENCH = ROOT.parent / "shared" / "bench"
+pytestmark = pytest.mark.skipif(not (BENCH / "policyqa_dev.json").is_file(), reason="../shared/bench is not here")
+
+
+@pytest.fixture(scope="module")
+def small_bench(tmp_path_factory):
+    """Four PolicyQA policies (five segments each) and 80 PrivacyQA questions, in the real formats."""
+    folder = tmp_path_factory.mktemp("bench")
+    data = json.loads((BENCH / "policyqa_dev.json").read_text(encoding="utf-8"))
+    data["data"] = [{**p, "paragraphs": p["paragraphs"][:5]} for p in data["data"][:4]]
+    (folder / "policyqa_dev.json").write_text(json.dumps(data), encoding="utf-8")
+    lines = (BENCH / "privacyqa_questions_train.tsv").read_text(encoding="utf-8").splitlines()[:81]
+    (folder / "privacyqa_questions_train.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_each_fold_is_measured_with_a_topic_model_that_never_saw_it(small_bench, tmp_path, model):
+    folds = evaluation.held_out_topic_models(small_bench, tmp_path, model)
+    texts, labels, groups = topics.training_data(small_bench)
+    policies = {evaluation.bench_policy_id(g) for g in groups if not g.startswith("privacyqa:") and g != "seeds"}
+    held = [h for h, _ in folds]
+    assert set().union(*held) == policies and sum(map(len, held)) == len(policies)
+    vectors = model.encode(texts)
+    for fold, fitted in folds:
+        keep = [evaluation.bench_policy_id(g) not in fold for g in groups]
+        refit = topics.fit(vectors[keep], [label for label, kept in zip(labels, keep) if kept])
+        assert np.allclose(refit.weights, fitted.weights, atol=1e-3)  # trained on exactly the other policies
+
+
+def test_bench_reports_both_systems_from_held_out_folds(small_bench, tmp_path, model):
+    figures = evaluation.run_bench(small_bench / "policyqa_dev.json", tmp_path, model)
+    asked = evaluation.bench_corpus(small_bench / "policyqa_dev.json", tmp_path / "corpus")
+    assert figures["questions"] == len(asked) > 20
+    for key in ("span_hit@3", "seg_hit@3", "baseline_span_hit@3", "baseline_seg_hit@3"):
+        assert 0.0 <= figures[key] <= 1.0
+    assert figures["seg_hit@3"] >= figures["span_hit@3"] > 0
+    fold_files = [{p.stem for p in (tmp_path / f"fold-{k}" / "corpus").glob("*.txt")} for k in (0, 1)]
+    assert not fold_files[0] & fold_files[1] and fold_files[0] | fold_files[1] == {q.policy for q in asked}
+    cached = (tmp_path / "topic-training.npz").stat().st_mtime_ns
+    evaluation.run_bench(small_bench / "policyqa_dev.json", tmp_path, model, limit=5)
+    assert (tmp_path / "topic-training.npz").stat().st_mtime_ns == cached  # training texts not embedded again
+
+
+def test_using_a_topic_model_is_undone_afterwards():
+    shipped = topics.model()
+    other = topics.TopicModel(np.zeros_like(shipped.weights), np.zeros_like(shipped.bias))
+    with topics.using(other):
+        assert topics.model() is other
+    assert topics.model() is shipped
