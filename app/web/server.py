@@ -20,9 +20,11 @@ def create_app(engine: Engine, feedback: FeedbackStore) -> FastAPI:
     app.state.feedback = feedback
     api.install(app)
     blocked = [str(engine.index_dir), str(settings.path("feedback_db").parent)]
-    # Answers are CPU-bound on a small machine: two at a time keep each fast, and a bounded queue
-    # tells the 65th waiting user that the server is busy instead of letting waits grow unbounded.
-    blocks = ui.build(engine, feedback, app.state.ask_workers).queue(max_size=UI_QUEUE, default_concurrency_limit=UI_WORKERS, api_open=False)
+    # Answers are CPU-bound on a small machine: two chat events at a time keep each fast, and a bounded
+    # queue tells the 65th waiting user that the server is busy instead of letting waits grow unbounded.
+    # The answers themselves are computed on the API's workers, within the same time limit.
+    blocks = ui.build(engine, feedback, app.state.ask_workers)
+    blocks.queue(max_size=UI_QUEUE, default_concurrency_limit=UI_WORKERS, api_open=False)
     return gr.mount_gradio_app(
         app, blocks, path="/", allowed_paths=[], blocked_paths=blocked,
         enable_monitoring=False, mcp_server=False, footer_links=[], run_history=False,

@@ -20,6 +20,8 @@ T = TypeVar("T")
 
 
 class Workers:
+    """`size` threads that compute answers; callers wait for them at most `timeout` seconds."""
+
     def __init__(self, size: int, timeout: float):
         self.timeout = timeout
         self._pool = ThreadPoolExecutor(size, thread_name_prefix="policyqa-answer")
