@@ -101,7 +101,7 @@ def synthetic(base: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
 def compare(corpus: str, matrix: np.ndarray, queries: np.ndarray, embedder: Embedder, questions: list[str]) -> list[Row]:
     """Exact flat search, then (from 10k rows, where the trade-off starts to show) the approximate type
     build() would pick above its threshold, each measured the same way against the exact top 10."""
-    default = vectors.choose(len(matrix), matrix.nbytes)
+    default = vectors.choose(len(matrix))
     flat, flat_s = _timed_build(matrix, exact_below=len(matrix) + 1)
     exact = _top(flat, queries, RECALL_K)
     rows = [_measure(corpus, flat, flat_s, default == "flat", queries, exact, embedder, questions)]

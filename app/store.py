@@ -316,7 +316,7 @@ def _write(index_dir: Path, policies: dict[str, Policy], clauses: list[Clause], 
     name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir()  # not mkdtemp: its 0700 would hide the index from a server running as another user
-    faiss.write_index(vector_index.build(vectors), str(tmp / "vectors.faiss"))  # HNSW when large
+    faiss.write_index(vector_index.build(vectors), str(tmp / "vectors.faiss"))  # IVF when large
     sentence_rows, sentence_vectors = sentences
     faiss.write_index(vector_index.build(sentence_vectors.reshape(-1, vectors.shape[1])), str(tmp / "sentences.faiss"))
     np.save(tmp / "sentences.npy", np.array(sentence_rows, dtype=np.int32).reshape(-1, 2), allow_pickle=False)
