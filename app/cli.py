@@ -211,6 +211,8 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, bench_di
     if not skip_bench and bench.is_file():
         work = bench_dir or index.parent / ".bench"
         figures["policyqa_dev"] = evaluation.run_bench(bench, work, model, limit, _progress_bars())
+        if (bench.parent / "privacyqa_questions_train.tsv").is_file():
+            figures["privacyqa"] = evaluation.run_privacyqa(bench.parent, settings.path("corpus"), work, model)
     click.echo(json.dumps(figures, indent=1) if as_json else _render_figures(figures))
 
 
@@ -232,6 +234,15 @@ def _render_figures(figures: dict) -> str:
             f"PolicyQA dev: {b['questions']} questions, citations read for {400} chars ({b['seconds']}s)",
             f"  span-hit@3 {b['span_hit@3']:.3f} vs baseline {b['baseline_span_hit@3']:.3f}  (x{b['span_ratio']})",
             f"  seg-hit@3  {b['seg_hit@3']:.3f} vs baseline {b['baseline_seg_hit@3']:.3f}  (x{b['seg_ratio']})",
+        ]
+    if "privacyqa" in figures:
+        p = figures["privacyqa"]
+        lines += [
+            f"PrivacyQA: {p['questions']} crowd questions, topic model trained without them",
+            f"  topic accuracy {p['topic_accuracy']:.3f}   "
+            + "   ".join(f"{topic} {share:.2f}" for topic, share in p["per_topic"].items()),
+            f"  on topics the seeds cover ({p['on_covered_topics']}): a top-3 clause of that topic "
+            f"{p['on_topic@3']:.3f} vs plain dense {p['baseline_on_topic@3']:.3f}",
         ]
     return "\n".join(lines)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from . import answer, documents, settings, store, topics
+from . import answer, documents, search, settings, store, topics, vectors as vector_index
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Answer
@@ -247,16 +247,18 @@ def held_out_topic_models(bench_dir: Path, work_dir: Path, embedder: Embedder, f
                           ) -> list[tuple[set[str], topics.TopicModel]]:
     """Split the PolicyQA policies into folds; for each, a topic model trained on everything except
     that fold's policies (the shipped model has seen them all, so it would flatter the bench)."""
-    texts, labels, groups = topics.training_data(bench_dir)
-    vectors = _cached_vectors(texts, work_dir / "topic-training.npz", embedder)
-    pids = [bench_policy_id(g) for g in groups]
-    names = sorted({bench_policy_id(g) for g in groups if not g.startswith("privacyqa:") and g != "seeds"})
-    models = []
-    for k in range(folds):
-        held = set(names[k::folds])
-        keep = np.array([p not in held for p in pids])
-        models.append((held, topics.fit(vectors[keep], [l for l, kept in zip(labels, keep) if kept])))
-    return models
+    data = topics.training_data(bench_dir)
+    vectors = _cached_vectors(data[0], work_dir / "topic-training.npz", embedder)
+    names = sorted({bench_policy_id(g) for g in data[2] if not g.startswith("privacyqa:") and g != "seeds"})
+    held = [set(names[k::folds]) for k in range(folds)]
+    return [(fold, _fit_without(data, vectors, lambda g, fold=fold: bench_policy_id(g) in fold)) for fold in held]
+
+
+def _fit_without(data: tuple[list[str], list[str], list[str]], vectors: np.ndarray, leave_out) -> topics.TopicModel:
+    """A topic model trained on the training texts whose group `leave_out` does not claim."""
+    _, labels, groups = data
+    keep = np.array([not leave_out(g) for g in groups])
+    return topics.fit(vectors[keep], [label for label, kept in zip(labels, keep) if kept])
 
 
 def _cached_vectors(texts: list[str], path: Path, embedder: Embedder) -> np.ndarray:
@@ -328,6 +330,43 @@ def _copy_policies(source: Path, target: Path, policies: set[str]) -> None:
         copy = target / f"{pid}.txt"
         if not copy.is_file() or copy.read_text(encoding="utf-8") != text:
             copy.write_text(text, encoding="utf-8")
+
+
+# ---------------------------------------------------------------- PrivacyQA questions
+
+
+def run_privacyqa(bench_dir: Path, corpus: Path, work_dir: Path, embedder: Embedder) -> dict:
+    """Crowd workers' own questions (PrivacyQA, one OPP-115 label each) against the seed corpus, with a
+    topic model that never saw them: how often the question's topic is recognised, and, for topics
+    the seed policies cover, how often the top 3 clauses are of that topic (next to plain dense top 3)."""
+    data = topics.training_data(bench_dir)
+    texts, labels, groups = data
+    vectors = _cached_vectors(texts, work_dir / "topic-training.npz", embedder)
+    asked = [i for i, g in enumerate(groups) if g.startswith("privacyqa:")]
+    model_ = _fit_without(data, vectors, lambda g: g.startswith("privacyqa:"))
+    with topics.using(model_):
+        store.build(corpus, work_dir / "seed-index", embedder)
+        index = store.load(work_dir / "seed-index")
+        predicted = model_.labels(vectors[asked])
+        covered = {t for cov in index.manifest["topic_coverage"].values()
+                   for t, p in zip(topics.NAMES, cov) if p >= topics.COVERED_AT}
+        ours, plain = [], []
+        for i in asked:
+            if labels[i] in covered - {"other"}:
+                hits = search.retrieve(index, embedder, texts[i], k=3, vector=vectors[i:i + 1])
+                rows = vector_index.search(index.vectors, vectors[i:i + 1], 0, len(index.clauses), 3)
+                ours.append(any(h.clause.topic == labels[i] for h in hits))
+                plain.append(any(index.clauses[r].topic == labels[i] for r in rows))
+    truth = [labels[i] for i in asked]
+    return {
+        "questions": len(asked),
+        "topic_accuracy": _share(sum(p == t for p, t in zip(predicted, truth)), len(truth)),
+        "per_topic": {t: _share(sum(p == t for p, y in zip(predicted, truth) if y == t), truth.count(t))
+                      for t in sorted(set(truth))},
+        "on_covered_topics": len(ours),
+        "on_topic@3": _share(sum(ours), len(ours)),
+        "baseline_on_topic@3": _share(sum(plain), len(plain)),
+    }
 
 
 class _Baseline:

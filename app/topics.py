@@ -74,6 +74,7 @@ class TopicModel:
 
 
 GENERIC = ("collection", "other")  # every policy covers these in some way
+COVERED_AT = 0.4  # a policy covers a topic when one of its clauses or sentences gets this probability
 
 
 def coverage(vectors: np.ndarray) -> list[float]:
@@ -81,7 +82,7 @@ def coverage(vectors: np.ndarray) -> list[float]:
     return model().probabilities(vectors).max(axis=0).round(4).tolist() if len(vectors) else [0.0] * len(NAMES)
 
 
-def absent(question_topics: np.ndarray, covered: list[float], sure: float = 0.5, covered_at: float = 0.4) -> bool:
+def absent(question_topics: np.ndarray, covered: list[float], sure: float = 0.5, covered_at: float = COVERED_AT) -> bool:
     """Is the question surely about a specific topic that the policy never covers?"""
     top = int(question_topics.argmax())
     return NAMES[top] not in GENERIC and question_topics[top] >= sure and covered[top] < covered_at

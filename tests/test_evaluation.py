@@ -60,3 +60,13 @@ def test_using_a_topic_model_is_undone_afterwards():
     with topics.using(other):
         assert topics.model() is other
     assert topics.model() is shipped
+
+
+def test_privacyqa_report_uses_a_model_that_never_saw_the_questions(small_bench, tmp_path, model, isolated_paths):
+    figures = evaluation.run_privacyqa(small_bench, isolated_paths / "corpus", tmp_path, model)
+    texts, labels, groups = topics.training_data(small_bench)
+    assert figures["questions"] == sum(g.startswith("privacyqa:") for g in groups) > 30
+    assert 0 < figures["topic_accuracy"] <= 1 and set(figures["per_topic"]) <= set(topics.NAMES)
+    assert 0 < figures["on_covered_topics"] <= figures["questions"]
+    assert 0 <= figures["baseline_on_topic@3"] <= 1 and 0 < figures["on_topic@3"] <= 1
+    assert topics.model() is topics.shipped()  # the held-out model is not left in place
