@@ -18,7 +18,7 @@ def test_bench_prints_the_table_against_exact_search(engine, tmp_path):
     assert result.exit_code == 0, result.output
     assert "rec@10" in result.stdout and "synthetic" in result.stdout and "cold start" in result.stdout
     figures = json.loads(out.read_text())
-    assert [(r["corpus"], r["kind"]) for r in figures["rows"]] == [("bundled", "flat"), ("synthetic", "flat")]
+    assert [(r["corpus"], r["kind"]) for r in figures["rows"]] == [("real", "flat"), ("synthetic", "flat")]
     assert figures["rows"][1]["rows"] == 1000 and figures["rows"][1]["recall_at_10"] == 1.0
     assert figures["cold_start_s"] > 0 and figures["incremental"] is None
 
@@ -28,18 +28,24 @@ def test_bad_sizes_are_one_line_errors():
     assert result.exit_code == 1 and "--sizes '10k'" in result.output
 
 
-def test_synthetic_rows_are_unit_vectors_near_their_seed():
+def test_synthetic_rows_are_distinct_unit_vectors_near_the_real_ones():
     rng = np.random.default_rng(3)
-    base = rng.standard_normal((5, 384)).astype(np.float32)
-    base /= np.linalg.norm(base, axis=1, keepdims=True)
-    matrix = bench.synthetic(base, 12)
-    assert matrix.shape == (12, 384) and np.allclose(np.linalg.norm(matrix, axis=1), 1, atol=1e-5)
-    assert (np.sum(matrix * base[np.arange(12) % 5], axis=1) > 0.7).all()
+    real = rng.standard_normal((50, 384)).astype(np.float32)
+    real /= np.linalg.norm(real, axis=1, keepdims=True)
+    matrix = bench.synthetic(real, 1200, chunk=500)
+    assert matrix.shape == (1200, 384) and np.allclose(np.linalg.norm(matrix, axis=1), 1, atol=1e-5)
+    assert len(np.unique(matrix.round(4), axis=0)) == 1200
+    nearest = (matrix @ real.T).max(axis=1)
+    assert np.median(nearest) > 0.7 and (nearest < 0.99).all()  # near a real vector, never a copy of one
+    assert np.array_equal(matrix, bench.synthetic(real, 1200, chunk=500))  # the same rows at every run
 
 
-def test_generated_policies_differ_in_every_paragraph(tmp_path):
+def test_generated_policies_vary_every_paragraph_of_their_sources(tmp_path):
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     (seeds / "a.md").write_text("# Title\n\nWe collect data.\n\n- 1. cookies\n", encoding="utf-8")
-    bench.write_policies(seeds, tmp_path / "out", 2)
-    assert (tmp_path / "out" / "synthetic-001.md").read_text() == "# Title\n\nBrand001 We collect data.\n\n- 1. Brand001 cookies\n"
+    (seeds / "b.txt").write_text("We sell nothing.\n\nAsk us.", encoding="utf-8")
+    written = bench.write_policies([seeds / "a.md", seeds / "b.txt"], tmp_path / "out", 3)
+    assert [p.name for p in written] == ["synthetic-000.md", "synthetic-001.txt", "synthetic-002.md"]
+    assert written[2].read_text() == "# Title\n\nBrand002 We collect data.\n\n- 1. Brand002 cookies\n"
+    assert written[1].read_text() == "Brand001 We sell nothing.\n\nBrand001 Ask us."
