@@ -27,3 +27,12 @@ test: install browser
 
 eval: install
 	$(BIN)/policyqa eval
+
+# The scale benchmark (about an hour on 2 cores: the 1M rows and the 10k-clause incremental build dominate).
+BENCH_SIZES ?= 1000,10000,100000,1000000
+BENCH_POLICIES ?= 390  # about 10,000 clauses
+bench: install
+	$(BIN)/pip install --quiet -e '.[bench]'
+	HF_HUB_OFFLINE=1 $(BIN)/policyqa bench --sizes $(BENCH_SIZES) --incremental-files $(BENCH_POLICIES) \
+		--json bench/results.json --plot bench/results.png > bench/results.txt
+	cat bench/results.txt
