@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
@@ -84,8 +85,21 @@ def _compact(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
+_known_names: dict[Path, dict[str, str]] = {}  # per generation folder; a generation never changes
+
+
 def aliases(index: Index) -> dict[str, str]:
-    """Compact names a customer may use for each policy: its id, company and web site."""
+    """Compact names a customer may use for each policy: its id, company and web site. Built once per
+    index generation, not per question: a library of many policies would pay for it every time."""
+    known = _known_names.get(index.path)
+    if known is None:
+        known = _known_names[index.path] = _aliases(index)
+        while len(_known_names) > 4:
+            _known_names.pop(next(iter(_known_names)))
+    return known
+
+
+def _aliases(index: Index) -> dict[str, str]:
     names: dict[str, set[str]] = {}
     for pid, policy in index.policies.items():
         forms = {pid, policy.company}
