@@ -36,10 +36,11 @@ NOISE = 0.015  # per-dimension Gaussian noise added to the mix before re-normali
 RECALL_K = 10
 E2E_QUESTIONS = 100  # questions embedded per index for end-to-end latency (embedding dominates it)
 PROGRESS_EVERY = 30.0  # seconds between progress lines of a long build
-SYNTHETIC_NOTE = ("each synthetic row mixes 3 random real vectors with Dirichlet(0.3) weights, adds Gaussian noise "
-                  "(0.015 per dimension) and re-normalises; at the real vectors' own size such rows have a median "
-                  "nearest-neighbour cosine of 0.80 (real: 0.83) and an IVF finds fewer true neighbours in them than "
-                  "in the real vectors, so recall errs low. Embedding 1M texts on this CPU would take hours")
+SYNTHETIC_NOTE = (f"each synthetic row mixes {MIX} random real vectors with Dirichlet({CONCENTRATION}) weights, "
+                  f"adds Gaussian noise ({NOISE} per dimension) and re-normalises; at the real vectors' own size "
+                  "such rows have a median nearest-neighbour cosine of 0.80 (real: 0.83) and an IVF finds fewer true "
+                  "neighbours in them than in the real vectors, so recall errs low. Embedding 1M texts on this CPU "
+                  "would take hours")
 Say = Callable[[str], None]
 
 
@@ -79,13 +80,14 @@ def run(embedder: Embedder, sizes: list[int], incremental_files: int, say: Say, 
             store.build(settings.path("corpus"), index_dir, embedder)
             real_build = round(time.perf_counter() - began, 2)
         cold = cold_start(index_dir, asked[0])
-        real = np.vstack([_stored(store.load(d)) for d in (index_dir, policyqa and policyqa / "index") if d])
+        real = np.vstack([_stored(store.load(d)) for d in [index_dir] + ([policyqa / "index"] if policyqa else [])])
         rows = compare("real", real, queries, embedder, asked)
         for n in sizes:
             say(f"{n} rows...")
             rows += compare("synthetic", synthetic(real, n), queries, embedder, asked)
-        sources = sorted(settings.path("corpus").glob("*.md")) + (sorted((policyqa / "corpus").glob("*.txt")) if policyqa else [])
-        incremental = incremental_build(work / "incremental", embedder, sources, incremental_files, say) if incremental_files else None
+        incremental = None
+        if incremental_files:
+            incremental = incremental_build(work / "incremental", embedder, _sources(policyqa), incremental_files, say)
     return {"note": SYNTHETIC_NOTE, "threads": faiss.omp_get_max_threads(), "questions": len(asked),
             "real": f"bundled corpus{' + PolicyQA dev' if policyqa else ''}: clause and sentence vectors",
             "bundled_build_s": real_build, "cold_start_s": round(cold, 2),
@@ -120,6 +122,11 @@ def _policyqa_dev(embedder: Embedder, say: Say) -> Path | None:
         say("indexing PolicyQA dev's policies...")
         store.build(work / "corpus", work / "index", embedder)
     return work
+
+
+def _sources(policyqa: Path | None) -> list[Path]:
+    """Real policy files for the incremental corpus to vary: the bundled ones, then PolicyQA dev's."""
+    return sorted(settings.path("corpus").glob("*.md")) + (sorted((policyqa / "corpus").glob("*.txt")) if policyqa else [])
 
 
 def _stored(index: store.Index) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib.resources import files
 
 import faiss
 import numpy as np
@@ -26,7 +27,7 @@ def matrix(engine) -> np.ndarray:
 @pytest.fixture(scope="module")
 def queries(model) -> np.ndarray:
     """The gold set's real questions, embedded as search embeds them."""
-    with open(bench.files("app") / "data" / "gold.jsonl", encoding="utf-8") as f:
+    with open(files("app") / "data" / "gold.jsonl", encoding="utf-8") as f:
         questions = [json.loads(line)["question"] for line in f if line.strip()]
     return model.encode([search_text(q) for q in questions])
 
