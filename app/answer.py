@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
@@ -17,6 +16,7 @@ from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Answer, Citation, Clause, Policy
 from .store import Index
+from .text import plain
 from .tokens import tokenize
 
 EXCERPT_CHARS = 400  # a citation is an excerpt a reader takes in at a glance, not a dump
@@ -48,8 +48,7 @@ def clean_question(question: str) -> str:
     """Validate a question: control and invisible characters out; empty or over-long is an error."""
     if not isinstance(question, str):
         raise PolicyQAError("The question must be text.")
-    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") else ch for ch in question)
-    text = " ".join(text.split())
+    text = plain(question)
     if not text:
         raise PolicyQAError("The question is empty; type a question about the policy.")
     limit = settings.get_int("max_question")

@@ -18,7 +18,6 @@ import logging
 import re
 import sqlite3
 import threading
-import unicodedata
 from collections import Counter
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import PolicyQAError
+from .text import plain
 from .records import Answer
 
 log = logging.getLogger(__name__)
@@ -251,17 +251,6 @@ def _checked(rating: int, comment: object) -> str:
     if rating not in (-1, 1):
         raise PolicyQAError(f"Feedback not saved: the rating is {rating!r}; use 1 (thumbs up) or -1 (thumbs down).")
     return plain(str(comment or ""))[:MAX_COMMENT]
-
-
-def plain(text: str) -> str:
-    """Text as stored and shown: control characters, lone surrogates and line breaks become spaces, invisible
-    formatting (zero-width, bidi overrides) goes, runs of white space become one space."""
-    kept = []
-    for ch in text:
-        kind = unicodedata.category(ch)
-        if kind != "Cf":
-            kept.append(" " if kind in ("Cc", "Cs", "Zl", "Zp") else ch)
-    return " ".join("".join(kept).split())
 
 
 def _reason(exc: Exception) -> str:

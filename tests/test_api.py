@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import http.client
 import re
+import sqlite3
 import time
+from contextlib import closing
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -393,3 +395,29 @@ def test_reindex_needs_the_admin_token(app_with):
     done = app.post("/api/admin/reindex", headers={"Authorization": "Bearer s3cret"})
     assert done.status_code == 200, done.text
     assert done.json()["ok"] is True and done.json()["rebuilt"] is False
+
+
+# ---------------------------------------------------------------- hostile questions
+
+HOSTILE_QUESTIONS = {
+    "NUL": b'{"question": "do you use\\u0000 cookies?"}',
+    "lone surrogate": b'{"question": "do you use cookies\\ud800?"}',
+    "bidi override": '{"question": "\u202edo you use cookies?\u202c"}'.encode(),
+    "zero-width": '{"question": "do you use coo\u200bkies?\ufeff"}'.encode(),
+    "emoji": '{"question": "do you use cookies? 🍪👨‍👩‍👧"}'.encode(),
+    "javascript: link": b'{"question": "[me](javascript:alert(1)) do you use cookies?"}',
+    "invalid UTF-8": b'{"question": "do you use cookies\xff\xfe?"}',
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_QUESTIONS)
+def test_hostile_questions_get_an_answer_or_one_line(client, feedback_store, name):
+    response = client.post("/api/ask", content=HOSTILE_QUESTIONS[name], headers=JSON)
+    if response.status_code != 200:
+        assert_error(response, 400)
+        return
+    answer = response.json()
+    assert answer["answered"] and answer["citations"][0]["policy"], answer
+    with closing(sqlite3.connect(feedback_store.path)) as db:
+        (stored,) = db.execute("SELECT question FROM asks WHERE token = ?", (answer["ask_id"],)).fetchone()
+    assert stored.encode("utf-8") and "\x00" not in stored and "\u202e" not in stored, repr(stored)

@@ -22,9 +22,10 @@ from ..answer import Turn
 from ..embedder import Embedder
 from ..engine import Engine
 from ..errors import PolicyQAError
-from ..feedback import MAX_TYPED_COMMENT, FeedbackStore, Gap, plain
+from ..feedback import MAX_TYPED_COMMENT, FeedbackStore, Gap
 from ..records import Answer, Citation, Clause, Policy
 from ..store import Index
+from ..text import plain
 from ..topics import TOPICS
 from .workers import Workers
 
