@@ -85,7 +85,7 @@ def query_text(question: str, history: list[Turn]) -> str:
     return question
 
 
-ABSENT_PENALTY = 0.4  # confidence lost when the question's topic is one the policy never covers
+ABSENT_PENALTY = 0.2  # confidence lost when the question's topic is one the policy never covers
 
 
 @dataclass

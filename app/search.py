@@ -16,8 +16,8 @@ from .store import Index
 from .tokens import search_text, tokenize
 
 DENSE_CANDIDATES = 50
-LEXICAL_WEIGHT = 1.0  # fused = cosine + LEXICAL_WEIGHT * bm25 / (bm25 + LEXICAL_HALF); tuned with `policyqa eval`
-LEXICAL_HALF = 3.0
+LEXICAL_WEIGHT = 1.2  # fused = cosine + LEXICAL_WEIGHT * bm25 / (bm25 + LEXICAL_HALF); tuned with `policyqa eval`
+LEXICAL_HALF = 6.0
 TOPIC_WEIGHT = 0.3  # fused += TOPIC_WEIGHT * P(question is about the clause's topic)
 
 
