@@ -589,17 +589,22 @@ def build(engine: Engine, feedback: FeedbackStore, workers: Workers) -> gr.Block
         def on_load() -> tuple[gr.Dropdown, gr.Dropdown]:
             return gr.Dropdown(choices=policy_choices(engine)), gr.Dropdown(choices=policy_choices(engine, None))
 
+        # Every event that computes answers draws on one group, so the queue's concurrency limit bounds them
+        # together (by default Gradio gives each function a limit of its own).
+        answering = {"concurrency_id": "answers"}
         for submitted in (question.submit, send.click):
-            submitted(on_ask, [question, policy, exchanges], [transcript, exchanges, question], show_progress="minimal")
-        examples.example(on_example, [policy, exchanges], [transcript, exchanges], show_progress="minimal")
+            submitted(on_ask, [question, policy, exchanges], [transcript, exchanges, question], show_progress="minimal",
+                      **answering)
+        examples.example(on_example, [policy, exchanges], [transcript, exchanges], show_progress="minimal", **answering)
         transcript.cite(on_cite, [exchanges], [viewer], show_progress="hidden")
         transcript.rate(on_rate, [exchanges], [transcript, exchanges], show_progress="hidden")
         policy.change(render_examples, [policy], [examples], show_progress="hidden")
         restart.click(lambda: ([], render_transcript([]), render_viewer_empty()), None, [exchanges, transcript, viewer])
         for submitted in (query.submit, find.click):
-            submitted(lambda q, c, t: within(workers, search_clauses, engine, q, c, t), [query, chosen, topic], [hits])
+            submitted(lambda q, c, t: within(workers, search_clauses, engine, q, c, t), [query, chosen, topic], [hits],
+                      **answering)
         for submitted in (compared.submit, go.click):
-            submitted(lambda q: within(workers, compare, engine, q), [compared], [table])
+            submitted(lambda q: within(workers, compare, engine, q), [compared], [table], **answering)
         for submitted in (token.submit, show.click):
             submitted(lambda t: show_gaps(engine, feedback, t), [token], [gaps])
         demo.load(on_load, None, [policy, chosen], show_progress="hidden")
