@@ -30,6 +30,7 @@ import numpy as np
 
 from . import evaluation, settings, store, vectors
 from .embedder import Embedder
+from .errors import PolicyQAError
 from .search import DENSE_CANDIDATES, query_vector
 from .tokens import search_text
 
@@ -240,7 +241,10 @@ def server_cold_start(index_dir: Path, question: str, work: Path) -> float:
                     return time.perf_counter() - began
             except OSError:  # not listening yet
                 time.sleep(0.05)
-        raise RuntimeError("`policyqa serve` did not answer within 300 s")
+        if server.poll() is not None:
+            raise PolicyQAError(f"`policyqa serve` exited with status {server.returncode} before answering; "
+                                "run it by hand to see why.")
+        raise PolicyQAError("`policyqa serve` did not answer within 300 s.")
     finally:
         server.terminate()
         server.wait(30)

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import PolicyQAError
-from .text import plain
 from .records import Answer
+from .text import plain
 
 log = logging.getLogger(__name__)
 
