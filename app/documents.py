@@ -222,10 +222,11 @@ def _clean_inline(text: MappedText) -> MappedText:
 
 _BOLD_LEAD = re.compile(r"^\s*((?:\*\*[^*]*\*\*\s*)+)")
 _BOLD_LABEL = re.compile(r"\*\*[^*\n]{2,80}?:\s*\*\*")
+_LEADING_LABEL = re.compile(r"[\s*]*" + _BOLD_LABEL.pattern)  # after stray emphasis marks
 
 
 def _bold_split(text: MappedText) -> list[Block]:
-    """A paragraph whose lead is bold gives a heading; a mid-line bold 'Label:' starts a new paragraph."""
+    """A paragraph whose lead is bold gives a heading; a bold 'Label:' heads the text after it."""
     blocks: list[Block] = []
     lead = _BOLD_LEAD.match(text.text)
     if lead:
@@ -243,10 +244,20 @@ def _bold_split(text: MappedText) -> list[Block]:
             text = text[cut:]
     cuts = [m.start() for m in _BOLD_LABEL.finditer(text.text) if m.start() > 0 and text.text[: m.start()].strip(" *")]
     for a, b in zip([0] + cuts, cuts + [len(text.text)]):
-        part = _clean_inline(text[a:b])
-        if part.text:
-            blocks.append(Block("text", 0, part))
+        blocks.extend(_labelled(text[a:b]))
     return blocks
+
+
+def _labelled(part: MappedText) -> list[Block]:
+    """'**Internal Use:** We use ...': the label is a heading, so the citation carries it as its section
+    and the quote starts at the policy's own sentence."""
+    label = _LEADING_LABEL.match(part.text)
+    if label:
+        head, body = _clean_inline(part[: label.end()]), _clean_inline(part[label.end():])
+        if head.text.rstrip(" :") and body.text:
+            return [Block("heading", 4, head[: len(head.text.rstrip(" :"))]), Block("text", 0, body)]
+    clean = _clean_inline(part)
+    return [Block("text", 0, clean)] if clean.text else []
 
 
 def _raw_index(raw: MappedText, clean: MappedText, i: int) -> int:

@@ -40,11 +40,14 @@ def test_lead_in_keeps_its_list():
     assert "to respond to your requests and queries;" in clause.text
 
 
-def test_bold_run_in_headings_split_a_paragraph():
+def test_bold_run_in_headings_split_a_paragraph_and_head_their_clause():
     _, found = split("herve-leger.md")
-    internal = clause_with(found, "Internal Use:")
-    assert "Communication with You:" not in internal.text
-    assert internal.section.endswith("use my personal information?")
+    internal = clause_with(found, "to process your orderand provide you with customer service")
+    assert internal.section.endswith("use my personal information? › Internal Use")
+    assert internal.text.startswith("We use your personal information") and "Communication with You" not in internal.text
+    merger = clause_with(found, "We do not normally sell, trade or rent")
+    assert merger.section.endswith("give out my personal information? › Merger and/or sale of assets")
+    assert "in which case your personalinformation could be disclosed" in merger.text
 
 
 def test_offsets_point_at_the_clause_text_in_the_source():
