@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +19,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 log = logging.getLogger(__name__)
+_HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]*[A-Za-z0-9]")  # "org/name", only usable if cached: no hub at run time
 
 
 def model_path() -> str:
@@ -42,8 +44,9 @@ class Embedder:
         transformers_logging.set_verbosity_error()
         transformers_logging.disable_progress_bar()
 
-        if not Path(model).exists() and "/" not in model:
-            raise PolicyQAError(f"Model {model!r} is not a folder; set POLICYQA_MODEL to a sentence-transformers model folder.")
+        if not Path(model).exists() and not _HUB_NAME.fullmatch(model):
+            raise PolicyQAError(f"Model folder {model!r} does not exist; set POLICYQA_MODEL to a sentence-transformers "
+                                "model folder, or leave it empty for the bundled all-MiniLM-L6-v2.")
         try:
             self._model = SentenceTransformer(model, device="cpu")
         except Exception as exc:  # the library raises many types for a bad folder

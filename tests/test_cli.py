@@ -54,6 +54,15 @@ def test_errors_are_one_line_without_traceback(engine, tmp_path):
         assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
 
 
+def test_a_missing_or_broken_model_is_named_in_one_line(engine, tmp_path):
+    (tmp_path / "empty-model").mkdir()
+    for model, says in ((str(tmp_path / "no-such-model"), "does not exist"), (str(tmp_path / "empty-model"), "Cannot load")):
+        result = run("ask", "--index", str(engine.index_dir), "do you sell my data?", env={"POLICYQA_MODEL": model})
+        assert result.returncode != 0
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: ") and says in lines[0] and model in lines[0], result.stderr
+
+
 def test_index_reports_counts_and_reuses_unchanged_clauses(engine, tmp_path):
     index = tmp_path / "index"
     first = run("index", "--corpus", str(engine.corpus), "--index", str(index))
