@@ -38,15 +38,16 @@ class Embedder:
     """Encodes texts to unit-length float32 vectors; safe to share across threads."""
 
     def __init__(self, model: str):
+        if not Path(model).exists() and not _HUB_NAME.fullmatch(model):
+            raise PolicyQAError(f"Model folder {model!r} does not exist; set POLICYQA_MODEL to a sentence-transformers "
+                                "model folder, or leave it empty for the bundled all-MiniLM-L6-v2.")
+
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.set_verbosity_error()
         transformers_logging.disable_progress_bar()
 
-        if not Path(model).exists() and not _HUB_NAME.fullmatch(model):
-            raise PolicyQAError(f"Model folder {model!r} does not exist; set POLICYQA_MODEL to a sentence-transformers "
-                                "model folder, or leave it empty for the bundled all-MiniLM-L6-v2.")
         try:
             self._model = SentenceTransformer(model, device="cpu")
         except Exception as exc:  # the library raises many types for a bad folder
