@@ -86,6 +86,9 @@ def query_text(question: str, history: list[Turn]) -> str:
 
 
 ABSENT_PENALTY = 0.2  # confidence lost when the question's topic is one the policy never covers
+# Once a question is answered, a clause ranked in the top k is cited while its support is at most this far
+# below the threshold: ranking weighs topic agreement that support does not, so a close second still counts.
+CITE_MARGIN = 0.1
 
 
 @dataclass
@@ -108,7 +111,7 @@ def assess(index: Index, embedder: Embedder, question: str, policy: str | None =
     query = search.without_names(index, query_text(question, history))
     vector = search.query_vector(embedder, query)
     hits = search.retrieve(index, embedder, query, scope, k=k, vector=vector)
-    confidence = hits[0].score if hits else float("-inf")
+    confidence = max((h.support for h in hits), default=float("-inf"))
     covered = index.manifest.get("topic_coverage", {}).get(scope) if scope else None
     if covered and topics.absent(topics.model().probabilities(vector)[0], covered):
         confidence -= ABSENT_PENALTY
@@ -127,7 +130,7 @@ def respond(index: Index, found: Assessment, top_k: int = 3, threshold: float | 
     threshold = calibration()["threshold"] if threshold is None else threshold
     if found.confidence < threshold:
         return decline(index, found.question, found.scope)
-    chosen = [h for h in found.hits if h.score >= threshold][:top_k] or found.hits[:1]
+    chosen = [h for h in found.hits[:top_k] if h.support >= threshold - CITE_MARGIN] or found.hits[:1]
     citations = [_cite(index.policies[h.clause.policy], h.clause, excerpt(index, h.row, found.query, found.vector), h.score)
                  for h in chosen]
     return Answer(question=found.question, answered=True, answer=compose(index, citations, found.scope),

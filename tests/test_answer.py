@@ -70,3 +70,20 @@ def test_markup_in_a_question_is_only_text(engine):
     answer = engine.ask("<script>alert(1)</script> do you sell my email?", policy="laneige")
     assert answer.question.startswith("<script>")  # kept as typed; the UI and API escape it
     assert all("<script>" not in c.quote for c in answer.citations)
+
+
+def test_a_sentence_on_the_question_topic_lifts_a_clause_labelled_otherwise(engine):
+    from app import search
+
+    hits = search.retrieve(engine.index, engine.embedder, "who's responsible for keeping my password safe", "laneige")
+    holder = next(i for i, h in enumerate(hits) if "password that you create will be your responsibility" in h.clause.text)
+    assert hits[holder].clause.topic != "security" and holder < 2
+
+
+def test_ranking_and_decline_use_their_own_scores(engine):
+    from app import answer
+
+    found = answer.assess(engine.index, engine.embedder, "do you sell my email address?", policy="laneige")
+    assert [h.score for h in found.hits] == sorted((h.score for h in found.hits), reverse=True)
+    assert found.confidence == max(h.support for h in found.hits)
+    assert [h.support for h in found.hits] != sorted((h.support for h in found.hits), reverse=True)
