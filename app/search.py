@@ -79,23 +79,27 @@ def _topic_agreement(index: Index, rows: list[int], stored: np.ndarray, question
     model = topics.model()
     whole = model.probabilities(stored) @ question_topics
     best = whole.copy()
-    spans = [(i, index.first_sentence[r], len(index.clauses[r].sentences)) for i, r in enumerate(rows)
-             if r in index.first_sentence]
-    if spans:
-        ids = np.concatenate([np.arange(first, first + n) for _, first, n in spans])
+    owned = [(i, sentences) for i, r in enumerate(rows) if (sentences := _sentence_rows(index, r))]
+    if owned:
+        ids = np.concatenate([np.arange(sentences.start, sentences.stop) for _, sentences in owned])
         agreement = model.probabilities(index.sentence_vectors.reconstruct_batch(ids)) @ question_topics
-        starts = np.cumsum([0] + [n for _, _, n in spans[:-1]])
-        best[[i for i, _, _ in spans]] = np.maximum.reduceat(agreement, starts)
+        starts = np.cumsum([0] + [len(sentences) for _, sentences in owned[:-1]])
+        best[[i for i, _ in owned]] = np.maximum.reduceat(agreement, starts)
     return whole, best
 
 
 def sentence_scores(index: Index, row: int, vector: np.ndarray) -> np.ndarray | None:
     """Cosine of each sentence of clause `row` with the query, from the stored vectors."""
-    first = index.first_sentence.get(row)
-    if first is None:
+    sentences = _sentence_rows(index, row)
+    if not sentences:
         return None
-    count = len(index.clauses[row].sentences)
-    return index.sentence_vectors.reconstruct_n(first, count) @ vector[0]
+    return index.sentence_vectors.reconstruct_n(sentences.start, len(sentences)) @ vector[0]
+
+
+def _sentence_rows(index: Index, row: int) -> range:
+    """The sentence vector rows of clause `row`: none for a clause of one sentence (its own vector serves)."""
+    first = index.first_sentence.get(row)
+    return range(0) if first is None else range(first, first + len(index.clauses[row].sentences))
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
