@@ -17,6 +17,7 @@ MAX_CHARS = 1000  # about the 256 word pieces the embedding model reads
 MIN_CHARS = 60
 SEPARATOR = "\n\n"  # between blocks in the clean text (documents.load joins with it)
 
+_ANNOUNCES = re.compile(r"\b(?:as follows|the following|listed below|set out below|specified below)\b", re.I)
 _KEY_VALUE = re.compile(r"^[^:.;]{2,50}:\s*\S")
 _ABBREVIATIONS = re.compile(r"(?:\b(?:e\.g|i\.e|etc|Co|Ltd|Inc|Dr|Mr|Ms|Mrs|No|vs|St|U\.S)\.|\b[A-Z]\.)$")
 _LIST_MARKER = re.compile(r"\s*[-–—•]?\s*\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]")  # "4." opens an item, it ends nothing
@@ -67,7 +68,7 @@ def _belongs(blocks: list[Block], group: list[int], block: Block) -> bool:
     text = block.text.text
     if len(text) <= 120 and _KEY_VALUE.match(text):
         return True  # "Retention period: 5 years" belongs to the record above it
-    if last.text.text.rstrip().endswith(":"):
+    if _leads_in(last.text.text):
         return True  # a lead-in takes what follows
     if _is_label(last.text.text):
         return True  # "– Method of destruction" takes its explanation
@@ -76,6 +77,13 @@ def _belongs(blocks: list[Block], group: list[int], block: Block) -> bool:
         deeper = last.kind == "item" and block.level > first.level
         return lead_in or deeper
     return False
+
+
+def _leads_in(text: str) -> bool:
+    """Does the block announce what follows: "...for the following purposes:", "...are as follows.",
+    "However, exceptions are made in the following cases."?"""
+    text = text.rstrip()
+    return text.endswith(":") or bool(_ANNOUNCES.search(re.split(r"[.!?;]\s+", text)[-1]))
 
 
 def _is_label(text: str) -> bool:

@@ -40,6 +40,21 @@ def test_lead_in_keeps_its_list():
     assert "to respond to your requests and queries;" in clause.text
 
 
+def test_a_lead_in_that_announces_its_list_without_a_colon_keeps_it():
+    _, leje = split("leje.md")
+    clause = clause_with(leje, "exceptions are made in the following cases.")
+    assert "In case users agree in advance" in clause.text
+    _, dr = split("dr-esthetique.md")
+    clause = clause_with(dr, "the information may be provided without the user’s consent.")
+    assert clause.text.endswith("When it is necessary for the settlement of the charge as the services were provided")
+
+
+def test_a_sentence_that_only_mentions_the_following_does_not_take_the_next_paragraph():
+    assert not clauses._leads_in("The following year we changed nothing. We keep records for five years.")
+    assert clauses._leads_in("LEJE does not provide it externally. However, exceptions are made in the following cases.")
+    assert clauses._leads_in("The destruction procedure and method are as follows.")
+
+
 def test_bold_run_in_headings_split_a_paragraph_and_head_their_clause():
     _, found = split("herve-leger.md")
     internal = clause_with(found, "to process your orderand provide you with customer service")
