@@ -85,7 +85,7 @@ def query_text(question: str, history: list[Turn]) -> str:
     return question
 
 
-ABSENT_PENALTY = 0.2  # confidence lost when the question's topic is one the policy never covers
+ABSENT_PENALTY = 0.2  # confidence lost in full when the question is surely about a topic the policy never covers
 # Once a question is answered, a clause ranked in the top k is cited while its support is at most this far
 # below the threshold: ranking weighs topic agreement that support does not, so a close second still counts.
 CITE_MARGIN = 0.1
@@ -113,8 +113,8 @@ def assess(index: Index, embedder: Embedder, question: str, policy: str | None =
     hits = search.retrieve(index, embedder, query, scope, k=k, vector=vector)
     confidence = max((h.support for h in hits), default=float("-inf"))
     covered = index.manifest.get("topic_coverage", {}).get(scope) if scope else None
-    if covered and topics.absent(topics.model().probabilities(vector)[0], covered):
-        confidence -= ABSENT_PENALTY
+    if covered:
+        confidence -= ABSENT_PENALTY * topics.uncovered(topics.model().probabilities(vector)[0], covered)
     return Assessment(question, scope, query, vector, hits, confidence)
 
 

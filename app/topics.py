@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -82,10 +83,12 @@ def coverage(vectors: np.ndarray) -> list[float]:
     return model().probabilities(vectors).max(axis=0).round(4).tolist() if len(vectors) else [0.0] * len(NAMES)
 
 
-def absent(question_topics: np.ndarray, covered: list[float], sure: float = 0.5, covered_at: float = COVERED_AT) -> bool:
-    """Is the question surely about a specific topic that the policy never covers?"""
-    top = int(question_topics.argmax())
-    return NAMES[top] not in GENERIC and question_topics[top] >= sure and covered[top] < covered_at
+def uncovered(question_topics: np.ndarray, covered: list[float], covered_at: float = COVERED_AT) -> float:
+    """The probability that the question is about a specific topic the policy never covers. Weighing by
+    the question's own topic probabilities (not a yes/no on its likeliest topic) lets a question that
+    is only half about cookies, and half about what is collected, keep half its confidence."""
+    gaps = [p for name, p, c in zip(NAMES, question_topics.tolist(), covered) if name not in GENERIC and c < covered_at]
+    return float(sum(gaps))
 
 
 _chosen: list[TopicModel] = []  # a model put in place of the shipped one by `using`
@@ -126,8 +129,9 @@ def training_data(bench_dir: Path) -> tuple[list[str], list[str], list[str]]:
             kinds = [from_opp115(qa["type"]) for qa in para["qas"]]
             for qa, kind in zip(para["qas"], kinds):
                 texts.append(qa["question"]), labels.append(kind), groups.append(policy["title"])
-            if kinds:
-                texts.append(para["context"]), labels.append(max(set(kinds), key=kinds.count)), groups.append(policy["title"])
+            ranked = Counter(kinds).most_common(2)
+            if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]):  # a segment whose questions tie on two topics teaches neither
+                texts.append(para["context"]), labels.append(ranked[0][0]), groups.append(policy["title"])
     with open(bench_dir / "privacyqa_questions_train.tsv", encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f, delimiter="\t"):
             marked = [_PRIVACYQA[k] for k in _PRIVACYQA if row.get(k, "0").strip() == "1"]

@@ -85,5 +85,25 @@ def test_ranking_and_decline_use_their_own_scores(engine):
 
     found = answer.assess(engine.index, engine.embedder, "do you sell my email address?", policy="laneige")
     assert [h.score for h in found.hits] == sorted((h.score for h in found.hits), reverse=True)
-    assert found.confidence == max(h.support for h in found.hits)
-    assert [h.support for h in found.hits] != sorted((h.support for h in found.hits), reverse=True)
+    assert max(h.support for h in found.hits) - answer.ABSENT_PENALTY <= found.confidence <= max(h.support for h in found.hits)
+    assert any(abs(h.score - h.support) > 0.01 for h in found.hits)  # ranking weighs topic agreement that support does not
+
+
+def test_confidence_falls_with_the_share_of_the_question_on_topics_the_policy_never_covers():
+    import numpy as np
+
+    from app import topics
+
+    covered = [1.0 if name in ("collection", "sharing") else 0.1 for name in topics.NAMES]
+    question = np.zeros(len(topics.NAMES), dtype=np.float32)
+    question[topics.NAMES.index("cookies")] = question[topics.NAMES.index("collection")] = 0.5
+    assert topics.uncovered(question, covered) == pytest.approx(0.5)
+    question[:] = 0
+    question[topics.NAMES.index("sharing")] = 1.0
+    assert topics.uncovered(question, covered) == 0.0
+
+
+def test_a_question_wholly_on_an_uncovered_topic_is_declined_one_half_on_it_is_answered(engine):
+    assert not engine.ask("will you tell me if this privacy policy changes", policy="leje").answered
+    visit = engine.ask("do you track stuff when I browse your site", policy="herve-leger")
+    assert visit.answered and "record a variety of information from your visit" in visit.citations[0].quote.replace("werecord", "we record")
