@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -70,3 +74,20 @@ def test_privacyqa_report_uses_a_model_that_never_saw_the_questions(small_bench,
     assert 0 < figures["on_covered_topics"] <= figures["questions"]
     assert 0 <= figures["baseline_on_topic@3"] <= 1 and 0 < figures["on_topic@3"] <= 1
     assert topics.model() is topics.shipped()  # the held-out model is not left in place
+
+
+def test_topic_training_data_is_the_same_in_every_process():
+    """`policyqa train-topics` is reproducible: no label depends on the order of a set of strings (which
+    Python salts per process), and a segment whose questions tie on two topics is left out."""
+    script = ("import json, sys; from pathlib import Path; from app import topics; "
+              "print(json.dumps(topics.training_data(Path(sys.argv[1]))))")
+    runs = [subprocess.run([sys.executable, "-c", script, str(BENCH)], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")]
+    assert runs[0] == runs[1] == runs[2]
+    texts, labels, _ = json.loads(runs[0])
+    segments = {para["context"]: [topics.from_opp115(qa["type"]) for qa in para["qas"]]
+                for policy in json.loads((BENCH / "policyqa_dev.json").read_text(encoding="utf-8"))["data"]
+                for para in policy["paragraphs"]}
+    tied = [context for context, kinds in segments.items()
+            if len(counts := sorted(Counter(kinds).values(), reverse=True)) > 1 and counts[0] == counts[1]]
+    assert tied and not set(tied) & set(texts)
