@@ -83,7 +83,8 @@ def _leads_in(text: str) -> bool:
     """Does the block announce what follows: "...for the following purposes:", "...are as follows.",
     "However, exceptions are made in the following cases."?"""
     text = text.rstrip()
-    return text.endswith(":") or bool(_ANNOUNCES.search(re.split(r"[.!?;]\s+", text)[-1]))
+    spans = sentence_spans(text, 0, len(text))
+    return text.endswith(":") or bool(spans and _ANNOUNCES.search(text[spans[-1][0]:]))
 
 
 def _is_label(text: str) -> bool:
