@@ -106,4 +106,4 @@ def test_confidence_falls_with_the_share_of_the_question_on_topics_the_policy_ne
 def test_a_question_wholly_on_an_uncovered_topic_is_declined_one_half_on_it_is_answered(engine):
     assert not engine.ask("will you tell me if this privacy policy changes", policy="leje").answered
     visit = engine.ask("do you track stuff when I browse your site", policy="herve-leger")
-    assert visit.answered and "record a variety of information from your visit" in visit.citations[0].quote.replace("werecord", "we record")
+    assert visit.answered and "werecord a variety of information from your visit" in visit.citations[0].quote  # the source's own glued words
