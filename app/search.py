@@ -23,6 +23,10 @@ SUPPORT_TOPIC_WEIGHT = 0.3  # support += this * P(question is about the clause's
 # best-agreeing sentence (an answer in a clause labelled otherwise, such as a password sentence in a
 # "what we collect" clause). Chosen on the gold set and PolicyQA dev together (README, Evaluation).
 RANK_TOPIC_WEIGHTS = (0.1, 0.2, 0.2)
+# The clause that opens a section gains this in ranking (not in the decline's support): among sibling clauses,
+# which a bi-encoder scores almost alike, the general statement comes first. Gold hit@1 is 0.852-0.861 from
+# 0.05 to 0.15 and falls at 0.2; PrivacyQA on-topic@3 rises with it (0.757 at 0, 0.767 at 0.1).
+LEAD_BONUS = 0.1
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,19 @@ def retrieve(index: Index, embedder: Embedder, query: str, policy: str | None = 
         lex = float(lexical[r - lo])
         agree = float(question_topics[topics.NAMES.index(index.clauses[r].topic)])
         matched = dense[r] + LEXICAL_WEIGHT * lex / (lex + LEXICAL_HALF)
-        score = matched + label_weight * agree + whole_weight * agree_whole + sentence_weight * agree_sentence
+        lead = LEAD_BONUS if _opens_section(index, r) else 0.0
+        score = matched + lead + label_weight * agree + whole_weight * agree_whole + sentence_weight * agree_sentence
         hits.append(Hit(index.clauses[r], r, score, matched + SUPPORT_TOPIC_WEIGHT * agree, dense[r], lex, agree))
     hits.sort(key=lambda h: -h.score)
     return hits[:k]
+
+
+def _opens_section(index: Index, row: int) -> bool:
+    """Whether clause `row` is the first under its heading: where a policy states the rule that the clauses
+    after it detail, so the general answer to a general question. Text before any heading opens nothing."""
+    clause = index.clauses[row]
+    before = index.clauses[row - 1] if row else None
+    return bool(clause.section) and (before is None or before.policy != clause.policy or before.section != clause.section)
 
 
 def _topic_agreement(index: Index, rows: list[int], stored: np.ndarray, question_topics: np.ndarray

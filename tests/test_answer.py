@@ -106,4 +106,35 @@ def test_confidence_falls_with_the_share_of_the_question_on_topics_the_policy_ne
 def test_a_question_wholly_on_an_uncovered_topic_is_declined_one_half_on_it_is_answered(engine):
     assert not engine.ask("will you tell me if this privacy policy changes", policy="leje").answered
     visit = engine.ask("do you track stuff when I browse your site", policy="herve-leger")
-    assert visit.answered and "werecord a variety of information from your visit" in visit.citations[0].quote  # the source's own glued words
+    assert visit.answered
+    assert any("werecord a variety of information from your visit" in c.quote for c in visit.citations)  # the source's own glued words
+
+
+def test_a_policy_that_never_says_how_long_it_keeps_data_declines_the_question(engine):
+    # Laneige's nearest sentence to retention ("feedback ... may be stored") is not more likely about it than not
+    assert not engine.ask("how long do you keep my account info", policy="laneige").answered
+    assert engine.ask("how long do you keep my account info", policy="leje").answered
+
+
+@pytest.mark.parametrize("question, policy, opening", [
+    ("do you use cookies", "dr-esthetique", "The Company may use “cookies”"),
+    ("Does Dr. Esthetique give my info to third parties?", None, "will not use or provide users’ personal information to any third party"),
+    ("does the law make you keep my data", "leje", "If it is necessary to preserve in accordance with the relevant statutes"),
+])
+def test_a_general_question_is_answered_first_by_the_clause_that_opens_its_section(engine, question, policy, opening):
+    from app import search
+
+    first = engine.ask(question, policy=policy).citations[0]
+    assert opening in first.quote
+    hits = search.retrieve(engine.index, engine.embedder, question, first.policy)
+    rows = {h.clause.number: h.row for h in hits}
+    assert search._opens_section(engine.index, rows[first.clause])
+    assert any(not search._opens_section(engine.index, h.row) and h.clause.section == first.section for h in hits)
+
+
+def test_the_text_before_any_heading_opens_no_section(engine):
+    from app import search
+
+    lo, hi = engine.index.ranges["herve-leger"]
+    assert engine.index.clauses[lo].section == "" and not search._opens_section(engine.index, lo)
+    assert search._opens_section(engine.index, lo + 1)
