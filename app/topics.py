@@ -75,7 +75,7 @@ class TopicModel:
 
 
 GENERIC = ("collection", "other")  # every policy covers these in some way
-COVERED_AT = 0.4  # a policy covers a topic when one of its clauses or sentences gets this probability
+COVERED_AT = 0.5  # a policy covers a topic when one of its clauses or sentences is more likely about it than not
 
 
 def coverage(vectors: np.ndarray) -> list[float]:
