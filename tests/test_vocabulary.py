@@ -1,0 +1,29 @@
+"""The curated customer-to-policy vocabulary, and what it changes in real answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from app import vocabulary
+
+
+@pytest.mark.parametrize("question, policy_terms", [
+    ("how do I get rid of my account", ["withdraw membership", "destroy"]),
+    ("will you tell me if my data gets leaked", ["notify", "leakage"]),
+    ("let me know when something happens", ["notify"]),
+])
+def test_customer_phrases_add_the_policy_terms(question, policy_terms):
+    expanded = vocabulary.expand(question)
+    assert expanded.startswith(question)
+    assert all(term in expanded for term in policy_terms)
+
+
+def test_a_question_without_customer_phrases_is_unchanged():
+    assert vocabulary.expand("Article 4 retention period") == "Article 4 retention period"
+
+
+def test_tell_me_finds_where_the_policy_says_it_will_notify(engine):
+    answer = engine.ask("will Dr Esthetique tell me if my data gets leaked")
+    assert answer.answered and answer.policy == "dr-esthetique"
+    lo, _ = engine.index.ranges["dr-esthetique"]
+    assert "will promptly notify the user" in engine.index.clauses[lo + answer.citations[0].clause].text
