@@ -138,3 +138,12 @@ def test_the_text_before_any_heading_opens_no_section(engine):
     lo, hi = engine.index.ranges["herve-leger"]
     assert engine.index.clauses[lo].section == "" and not search._opens_section(engine.index, lo)
     assert search._opens_section(engine.index, lo + 1)
+
+
+def test_the_excerpt_is_the_run_of_sentences_holding_most_of_the_answer(engine):
+    # Quoting from the best-matching sentence on gave "5. to enforce contractual and legal rights…",
+    # past the sentence that names contractors outside Singapore.
+    answer = engine.ask("does Clozette send my data overseas")
+    first = answer.citations[0]
+    assert "who may be based outside Singapore" in first.quote and len(first.quote) <= 400
+    assert verbatim(first.quote, source_of(engine, "clozette")[first.start:first.end])
