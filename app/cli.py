@@ -221,6 +221,7 @@ def _render_figures(figures: dict) -> str:
     lines = [
         f"Gold set: {g['answerable']} answerable, {g['unanswerable']} unanswerable (decline threshold {figures['threshold']})",
         f"  hit@1 {g['hit@1']:.3f}   hit@3 {g['hit@3']:.3f}   retrieval hit@3 {g['retrieval_hit@3']:.3f}   MRR {g['mrr']:.3f}",
+        f"  answer inside a top-3 quote {g['quoted@3']:.3f}",
         f"  decline precision {g['decline_precision']:.3f}   decline recall {g['decline_recall']:.3f}",
         f"  verbatim quotes {g['verbatim']:.3f} of {g['quotes']}   median quote {g['median_quote_chars']} chars",
     ]

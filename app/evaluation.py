@@ -124,6 +124,8 @@ def gold_metrics(index: store.Index, results: list[CaseResult]) -> dict:
     answerable = [r for r in results if r.case.anchor]
     unanswerable = [r for r in results if not r.case.anchor]
     cited = lambda r, k: any(_holds(c.policy, *_clause_span(index, c), r.case) for c in r.answer.citations[:k])  # noqa: E731
+    # quoted: the excerpt itself holds the answer, not only its clause
+    quoted = lambda r: any(_holds(c.policy, c.start, c.end, r.case) for c in r.answer.citations[:3])  # noqa: E731
     declined = [r for r in results if not r.answer.answered]
     quotes = [(c, r) for r in results for c in r.answer.citations]
     return {
@@ -131,6 +133,7 @@ def gold_metrics(index: store.Index, results: list[CaseResult]) -> dict:
         "unanswerable": len(unanswerable),
         "hit@1": _share(sum(cited(r, 1) for r in answerable), len(answerable)),
         "hit@3": _share(sum(cited(r, 3) for r in answerable), len(answerable)),
+        "quoted@3": _share(sum(quoted(r) for r in answerable), len(answerable)),
         "retrieval_hit@3": _share(sum(1 for r in answerable if r.rank and r.rank <= 3), len(answerable)),
         "mrr": round(sum(1 / r.rank for r in answerable if r.rank) / max(len(answerable), 1), 4),
         "decline_precision": _share(sum(1 for r in declined if not r.case.anchor), len(declined)),
