@@ -81,8 +81,7 @@ def _opens_section(index: Index, row: int) -> bool:
     """Whether clause `row` is the first under its heading: where a policy states the rule that the clauses
     after it detail, so the general answer to a general question. Text before any heading opens nothing."""
     clause = index.clauses[row]
-    before = index.clauses[row - 1] if row else None
-    return bool(clause.section) and (before is None or before.policy != clause.policy or before.section != clause.section)
+    return bool(clause.section) and (clause.number == 0 or index.clauses[row - 1].section != clause.section)
 
 
 def _topic_agreement(index: Index, rows: list[int], stored: np.ndarray, question_topics: np.ndarray

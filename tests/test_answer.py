@@ -135,7 +135,7 @@ def test_a_general_question_is_answered_first_by_the_clause_that_opens_its_secti
 def test_the_text_before_any_heading_opens_no_section(engine):
     from app import search
 
-    lo, hi = engine.index.ranges["herve-leger"]
+    lo, _ = engine.index.ranges["herve-leger"]
     assert engine.index.clauses[lo].section == "" and not search._opens_section(engine.index, lo)
     assert search._opens_section(engine.index, lo + 1)
 
