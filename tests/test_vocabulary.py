@@ -22,6 +22,16 @@ def test_a_question_without_customer_phrases_is_unchanged():
     assert vocabulary.expand("Article 4 retention period") == "Article 4 retention period"
 
 
+@pytest.mark.parametrize("question, wrong_term", [
+    ("what information is required in order to use the site", "shipping"),  # an idiom, not a purchase
+    ("can companies buy my info", "shipping"),  # selling data, not the customer's purchase
+    ("is my data shared with anyone outside of the app", "international"),  # not another country
+    ("does the developer sell data acquired from its users", "merge"),
+])
+def test_ambiguous_words_do_not_bring_another_concept(question, wrong_term):
+    assert wrong_term not in vocabulary.expand(question)
+
+
 def test_tell_me_finds_where_the_policy_says_it_will_notify(engine):
     answer = engine.ask("will Dr Esthetique tell me if my data gets leaked")
     assert answer.answered and answer.policy == "dr-esthetique"
