@@ -116,6 +116,24 @@ def test_a_policy_that_never_says_how_long_it_keeps_data_declines_the_question(e
     assert engine.ask("how long do you keep my account info", policy="leje").answered
 
 
+def test_a_question_about_something_its_policy_never_names_is_declined(engine):
+    # Dr.esthetique never says "merge", "acquired", "sale of assets" or "another company"; Herve Leger does
+    question = "what happens to my info if the company gets bought"
+    assert not engine.ask(question, policy="dr-esthetique").answered
+    sold = engine.ask(question, policy="herve-leger")
+    assert sold.answered and "disclosed to another company" in sold.citations[0].quote
+
+
+def test_the_unmentioned_concept_costs_confidence_only_where_the_policy_lacks_it(engine):
+    from app import answer, vocabulary
+
+    question = "what happens to my info if the company gets bought"
+    found = answer.assess(engine.index, engine.embedder, question, policy="dr-esthetique")
+    best = max(h.support for h in found.hits)
+    assert found.confidence == pytest.approx(best - answer.UNMENTIONED_PENALTY)
+    assert vocabulary.unmentioned(question, engine.index.policies["herve-leger"].text) == []
+
+
 @pytest.mark.parametrize("question, policy, opening", [
     ("do you use cookies", "dr-esthetique", "The Company may use “cookies”"),
     ("Does Dr. Esthetique give my info to third parties?", None, "will not use or provide users’ personal information to any third party"),

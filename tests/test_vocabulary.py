@@ -32,6 +32,20 @@ def test_ambiguous_words_do_not_bring_another_concept(question, wrong_term):
     assert wrong_term not in vocabulary.expand(question)
 
 
+@pytest.mark.parametrize("question, text, missing", [
+    ("what if the company gets bought", "We may merge with another business.", []),
+    ("what if the company gets bought", "We keep your data for 5 years.", ["bought out"]),
+    ("what if you merged with someone", "Your data may be transferred in a sale of assets.", []),
+    ("do you collect info from kids", "We do not collect data of children under 13.", []),
+    ("do you collect info from kids", "Your kids are safe with us.", []),  # the customer's own word counts
+    ("how do i unsubscribe", "We collect your name.", ["unsubscribe"]),
+    ("what do you collect", "We collect your name.", []),
+    ("which cream is best for dry skin", "We collect your name.", []),  # asks about no concept at all
+])
+def test_unmentioned_names_the_concepts_a_text_never_mentions(question, text, missing):
+    assert vocabulary.unmentioned(question, text) == missing
+
+
 def test_tell_me_finds_where_the_policy_says_it_will_notify(engine):
     answer = engine.ask("will Dr Esthetique tell me if my data gets leaked")
     assert answer.answered and answer.policy == "dr-esthetique"
