@@ -235,6 +235,7 @@ def _render_figures(figures: dict) -> str:
             f"PolicyQA dev: {b['questions']} questions, citations read for {400} chars ({b['seconds']}s)",
             f"  span-hit@3 {b['span_hit@3']:.3f} vs baseline {b['baseline_span_hit@3']:.3f}  (x{b['span_ratio']})",
             f"  seg-hit@3  {b['seg_hit@3']:.3f} vs baseline {b['baseline_seg_hit@3']:.3f}  (x{b['seg_ratio']})",
+            f"  declined at the shipped threshold {b['declined']:.3f} (every question is answerable)",
         ]
     if "privacyqa" in figures:
         p = figures["privacyqa"]

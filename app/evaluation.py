@@ -293,7 +293,8 @@ def run_bench(bench_file: Path, work_dir: Path, embedder: Embedder, limit: int |
     if limit:
         questions = questions[::max(1, len(questions) // limit)][:limit]
     baseline = _Baseline(work_dir / "corpus", embedder)
-    ours, base = [], []
+    ours, base, declined = [], [], 0
+    threshold = answer.calibration()["threshold"]
     seconds = 0.0
     for k, (held, model_) in enumerate(held_out_topic_models(bench_file.parent, work_dir, embedder)):
         fold = work_dir / f"fold-{k}"
@@ -304,7 +305,9 @@ def run_bench(bench_file: Path, work_dir: Path, embedder: Embedder, limit: int |
             index = store.load(fold / "index")
             started = time.monotonic()
             for q in asked:
-                result = answer.ask(index, embedder, q.question, policy=q.policy, top_k=3, threshold=float("-inf"))
+                found = answer.assess(index, embedder, q.question, policy=q.policy, k=10)
+                declined += found.confidence < threshold
+                result = answer.respond(index, found, top_k=3, threshold=float("-inf"))
                 ours.append(_hits([(c.start, c.end) for c in result.citations], q))
                 base.append(_hits(baseline.cite(q.question, q.policy), q))
                 if progress:
@@ -318,6 +321,7 @@ def run_bench(bench_file: Path, work_dir: Path, embedder: Embedder, limit: int |
         "baseline_span_hit@3": base_span, "baseline_seg_hit@3": base_seg,
         "span_ratio": round(ours_span / base_span, 3) if base_span else None,
         "seg_ratio": round(ours_seg / base_seg, 3) if base_seg else None,
+        "declined": _share(declined, len(ours)),  # every PolicyQA question is answerable: these would be wrongly declined
         "seconds": round(seconds, 1),
     }
 

@@ -48,7 +48,7 @@ def test_bench_reports_both_systems_from_held_out_folds(small_bench, tmp_path, m
     figures = evaluation.run_bench(small_bench / "policyqa_dev.json", tmp_path, model)
     asked = evaluation.bench_corpus(small_bench / "policyqa_dev.json", tmp_path / "corpus")
     assert figures["questions"] == len(asked) > 20
-    for key in ("span_hit@3", "seg_hit@3", "baseline_span_hit@3", "baseline_seg_hit@3"):
+    for key in ("span_hit@3", "seg_hit@3", "baseline_span_hit@3", "baseline_seg_hit@3", "declined"):
         assert 0.0 <= figures[key] <= 1.0
     assert figures["seg_hit@3"] >= figures["span_hit@3"] > 0
     fold_files = [{p.stem for p in (tmp_path / f"fold-{k}" / "corpus").glob("*.txt")} for k in (0, 1)]
