@@ -27,7 +27,7 @@ class Entry:
 
 
 @lru_cache(maxsize=1)
-def entries() -> list[Entry]:
+def _entries() -> list[Entry]:
     data = json.loads((files("app") / "data" / "vocabulary.json").read_text(encoding="utf-8"))
     found = []
     for entry in data["entries"]:
@@ -40,18 +40,18 @@ def entries() -> list[Entry]:
 
 def expand(query: str) -> str:
     """The query followed by the policy terms for every customer phrase it uses."""
-    extra = [entry.terms for entry in entries() if entry.asks.search(query)]
+    extra = [entry.terms for entry in _entries() if entry.asks.search(query)]
     return " ".join([query, *extra])
 
 
 def unmentioned(query: str, text: str) -> list[str]:
     """The concepts the query asks about that `text` names nowhere, in customer or policy words."""
     said = _phrases(text)
-    return [entry.name for entry in entries() if entry.asks.search(query) and not entry.phrases & said]
+    return [entry.name for entry in _entries() if entry.asks.search(query) and not entry.phrases & said]
 
 
 @lru_cache(maxsize=256)  # keyed by a policy's text: a str caches its hash, so a repeat lookup is cheap
 def _phrases(text: str) -> frozenset[tuple[str, ...]]:
     tokens = tokenize(text)
-    longest = max(len(phrase) for entry in entries() for phrase in entry.phrases)
+    longest = max(len(phrase) for entry in _entries() for phrase in entry.phrases)
     return frozenset(tuple(tokens[i:i + n]) for n in range(1, longest + 1) for i in range(len(tokens) - n + 1))
