@@ -40,14 +40,18 @@ def _entries() -> list[Entry]:
 
 def expand(query: str) -> str:
     """The query followed by the policy terms for every customer phrase it uses."""
-    extra = [entry.terms for entry in _entries() if entry.asks.search(query)]
-    return " ".join([query, *extra])
+    return " ".join([query, *(entry.terms for entry in _asked(query))])
 
 
 def unmentioned(query: str, text: str) -> list[str]:
     """The concepts the query asks about that `text` names nowhere, in customer or policy words."""
     said = _phrases(text)
-    return [entry.name for entry in _entries() if entry.asks.search(query) and not entry.phrases & said]
+    return [entry.name for entry in _asked(query) if not entry.phrases & said]
+
+
+def _asked(query: str) -> list[Entry]:
+    """The entries whose customer phrases the query uses."""
+    return [entry for entry in _entries() if entry.asks.search(query)]
 
 
 @lru_cache(maxsize=256)  # keyed by a policy's text: a str caches its hash, so a repeat lookup is cheap
