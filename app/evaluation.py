@@ -305,7 +305,7 @@ def run_bench(bench_file: Path, work_dir: Path, embedder: Embedder, limit: int |
             index = store.load(fold / "index")
             started = time.monotonic()
             for q in asked:
-                found = answer.assess(index, embedder, q.question, policy=q.policy, k=10)
+                found = answer.assess(index, embedder, q.question, policy=q.policy)
                 declined += found.confidence < threshold
                 result = answer.respond(index, found, top_k=3, threshold=float("-inf"))
                 ours.append(_hits([(c.start, c.end) for c in result.citations], q))
