@@ -161,6 +161,11 @@ _EMPHASIS = re.compile(r"\*{2,}|(?<!\w)_{2,}|_{2,}(?!\w)")
 _ENTITY = re.compile(r"&nbsp;|&amp;")
 _DEBRIS = re.compile(r"^[\s|:\-=_*#>Â\u00a0]*$")
 _PIPES = re.compile(r"\s*\|\s*")
+# kramdown and pandoc attribute lists ("{: #sharing }", "{#id .class}", "{:.note}"), kramdown extensions
+# ("{::options /}") and Jekyll's Liquid tags: markup, never the policy's words. A plain "{name}" stays.
+_ATTRIBUTE = r"(?:[#.][\w:-]+|[\w-]+=(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s}]+))"
+MARKUP_BRACES = re.compile(r"[ \t]*(?:\{:?[ \t]*" + _ATTRIBUTE + r"(?:[ \t]+" + _ATTRIBUTE + r")*[ \t]*\}"
+                            r"|\{::[^}\n]*\}|\{%.*?%\}|\{\{.*?\}\})")
 
 
 def _markdown_blocks(source: str) -> list[Block]:
@@ -178,7 +183,7 @@ def _markdown_blocks(source: str) -> list[Block]:
     for raw in source.splitlines(keepends=True):
         line = MappedText.of(source, pos, pos + len(raw.rstrip("\r\n")))
         pos += len(raw)
-        if _BANNER.search(line.text) or _DEBRIS.match(line.text):
+        if _BANNER.search(line.text) or _DEBRIS.match(line.text) or _only_markup(line.text):
             flush()
             continue
         if heading := _HEADING.match(line.text):
@@ -207,6 +212,11 @@ def _markdown_blocks(source: str) -> list[Block]:
     return blocks
 
 
+def _only_markup(line: str) -> bool:
+    """A line of nothing but attribute lists or tags (kramdown's block attributes, a Liquid tag)."""
+    return bool(line.strip()) and not MARKUP_BRACES.sub("", line).strip()
+
+
 def _fix_mojibake(text: str) -> str:
     return ftfy.fix_text(text, _FTFY)
 
@@ -214,7 +224,7 @@ def _fix_mojibake(text: str) -> str:
 def _clean_inline(text: MappedText) -> MappedText:
     """Markdown inline markup and mojibake out; the words, with their offsets, stay."""
     text = text.fixed(_fix_mojibake)
-    text = text.sub(_LINK, keep=1).sub(_ESCAPE, keep=1).sub(_EMPHASIS).sub(_ENTITY, repl=" ")
+    text = text.sub(MARKUP_BRACES).sub(_LINK, keep=1).sub(_ESCAPE, keep=1).sub(_EMPHASIS).sub(_ENTITY, repl=" ")
     if "|" in text.text:
         text = text.sub(_PIPES, repl=" ")
     return text.squeeze()

@@ -92,3 +92,24 @@ def test_unusable_files_give_one_line_errors(tmp_path, content, message):
     path.write_bytes(content)
     with pytest.raises(PolicyQAError, match=message):
         documents.load(path)
+
+
+def test_kramdown_attribute_lists_and_liquid_tags_stay_out_of_titles_sections_and_text(tmp_path):
+    path = tmp_path / "acme.md"
+    path.write_text(
+        "# Acme Privacy Statement {: #top .title }\n\n{% include toc.html %}\n\n"
+        "This statement explains how Acme collects, uses and shares your personal information.\n{: .intro}\n\n"
+        "## Sharing of Information {: #sharing }\n\n"
+        "Acme does not share or sell your personal information {: .note } to "
+        "[advertisers](https://example.com/ads){: target=\"_blank\"}; a {placeholder} in braces is text.\n{: .lead}\n\n"
+        "## Cookies {#cookies .section}\n\n* We use cookies {:.b} for sign-in, and keep them for a year.\n",
+        encoding="utf-8")
+    policy, blocks = documents.load(path)
+    texts = [b.text.text for b in blocks]
+    assert texts[0] == "Acme Privacy Statement" and texts[2:4] == ["Sharing of Information",
+                         "Acme does not share or sell your personal information to advertisers; a {placeholder} in braces is text."]
+    assert "Cookies" in texts and "We use cookies for sign-in, and keep them for a year." in texts
+    assert "{" not in policy.title and "{" not in policy.text.replace("{placeholder}", "") and "%" not in policy.text
+    for block in blocks:
+        start, end = block.text.source_span()
+        assert verbatim(block.text.text, policy.source_text[start:end])
