@@ -8,7 +8,8 @@ import json
 import re
 import statistics
 import time
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -16,18 +17,19 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from . import answer, documents, search, settings, store, topics, vectors as vector_index
+from . import adapter, answer, documents, search, settings, store, topics, vectors as vector_index
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Answer
 
 READ_CHARS = 400  # a citation is read for at most this many characters
+CANDIDATES = 50  # recall is measured over this many retrieved clauses (and as many baseline windows)
 _MARKUP = re.compile(r"\]\((?:[^()\s]|\([^()]*\))*\)|[\s*_#|\\\[\]>]")
 
 
 def verbatim(quote: str, source: str) -> bool:
     """Is `quote` the source's own words between its offsets, markup and white space aside?"""
-    return _MARKUP.sub("", quote) == _MARKUP.sub("", source)
+    return _MARKUP.sub("", quote) == _MARKUP.sub("", documents.MARKUP_BRACES.sub("", source))
 
 
 # ---------------------------------------------------------------- the gold set
@@ -81,35 +83,43 @@ class CaseResult:
     answer: Answer
 
 
-def run_gold(index: store.Index, embedder: Embedder, cases: list[GoldCase], threshold: float) -> list[CaseResult]:
+def run_gold(index: store.Index, embedder: Embedder, cases: list[GoldCase], threshold: float,
+             adapters: dict[str, adapter.Adapter] | None = None) -> list[CaseResult]:
+    """Ask every case; with `adapters`, each case's question is adapted by its policy's (one fitted without it)."""
     results = []
     for case in cases:
-        found = answer.assess(index, embedder, case.question, policy=case.policy)
+        with adapter.using(adapters[case.expected_policy]) if adapters else nullcontext():
+            found = answer.assess(index, embedder, case.question, policy=case.policy)
         result = answer.respond(index, found, top_k=3, threshold=threshold)
         rank = None
         if case.anchor:
             rank = next((i for i, h in enumerate(found.hits, 1)
-                         if _holds(h.clause.policy, h.clause.start, h.clause.end, case)), None)
+                         if holds(h.clause.policy, h.clause.start, h.clause.end, case)), None)
         results.append(CaseResult(case, found.confidence, rank, result))
     return results
 
 
-def _holds(policy: str, start: int, end: int, case: GoldCase) -> bool:
+def holds(policy: str, start: int, end: int, case: GoldCase) -> bool:
     if policy != case.expected_policy:
         return False
-    at = _anchor_offset(case)
+    at = anchor_offset(case)
     return at is not None and start <= at < end
 
 
-def _anchor_offset(case: GoldCase) -> int | None:
+def anchor_offset(case: GoldCase, corpus: Path | None = None) -> int | None:
     if case.at is not None:
         return case.at
-    at = _source(case.expected_policy).find(case.anchor)
+    at = _source(case.expected_policy, corpus).find(case.anchor)
     return at if at >= 0 else None
 
 
-def _source(policy: str) -> str:
-    return _source_in(settings.path("corpus"), policy)
+def anchored(cases: list[GoldCase], corpus: Path) -> list[GoldCase]:
+    """`cases` with their anchors found in `corpus` once (for a corpus other than the configured one)."""
+    return [replace(c, at=anchor_offset(c, corpus)) if c.anchor else c for c in cases]
+
+
+def _source(policy: str, corpus: Path | None = None) -> str:
+    return _source_in(corpus or settings.path("corpus"), policy)
 
 
 @lru_cache(maxsize=None)
@@ -120,12 +130,12 @@ def _source_in(corpus: Path, policy: str) -> str:
     raise PolicyQAError(f"The evaluation names policy {policy!r}, which is not in {corpus}; index the seed corpus.")
 
 
-def gold_metrics(index: store.Index, results: list[CaseResult]) -> dict:
+def gold_metrics(index: store.Index, results: list[CaseResult], corpus: Path | None = None) -> dict:
     answerable = [r for r in results if r.case.anchor]
     unanswerable = [r for r in results if not r.case.anchor]
-    cited = lambda r, k: any(_holds(c.policy, *_clause_span(index, c), r.case) for c in r.answer.citations[:k])  # noqa: E731
+    cited = lambda r, k: any(holds(c.policy, *_clause_span(index, c), r.case) for c in r.answer.citations[:k])  # noqa: E731
     # quoted: the excerpt itself holds the answer, not only its clause
-    quoted = lambda r: any(_holds(c.policy, c.start, c.end, r.case) for c in r.answer.citations[:3])  # noqa: E731
+    quoted = lambda r: any(holds(c.policy, c.start, c.end, r.case) for c in r.answer.citations[:3])  # noqa: E731
     declined = [r for r in results if not r.answer.answered]
     quotes = [(c, r) for r in results for c in r.answer.citations]
     return {
@@ -138,7 +148,7 @@ def gold_metrics(index: store.Index, results: list[CaseResult]) -> dict:
         "mrr": round(sum(1 / r.rank for r in answerable if r.rank) / max(len(answerable), 1), 4),
         "decline_precision": _share(sum(1 for r in declined if not r.case.anchor), len(declined)),
         "decline_recall": _share(sum(1 for r in unanswerable if not r.answer.answered), len(unanswerable)),
-        "verbatim": _share(sum(verbatim(c.quote, _source(c.policy)[c.start:c.end]) for c, _ in quotes), len(quotes)),
+        "verbatim": _share(sum(verbatim(c.quote, _source(c.policy, corpus)[c.start:c.end]) for c, _ in quotes), len(quotes)),
         "quotes": len(quotes),
         "median_quote_chars": statistics.median([len(c.quote) for c, _ in quotes]) if quotes else 0,
     }
@@ -277,42 +287,68 @@ def _cached_vectors(texts: list[str], path: Path, embedder: Embedder) -> np.ndar
     return vectors
 
 
-def _overlaps(a: int, b: int, spans) -> bool:
+def overlaps(a: int, b: int, spans) -> bool:
     return any(a < e and s < b for s, e in spans)
 
 
 def _hits(cited: list[tuple[int, int]], q: BenchQuestion) -> tuple[bool, bool]:
     read = [(a, min(b, a + READ_CHARS)) for a, b in cited[:3]]
-    return any(_overlaps(a, b, q.spans) for a, b in read), any(_overlaps(a, b, q.segments) for a, b in read)
+    return any(overlaps(a, b, q.spans) for a, b in read), any(overlaps(a, b, q.segments) for a, b in read)
 
 
-def run_bench(bench_file: Path, work_dir: Path, embedder: Embedder, limit: int | None = None,
-              progress=None) -> dict:
-    """Each fold of policies is indexed and asked with a topic model trained without them."""
+@dataclass
+class Fold:
+    """Some PolicyQA policies, indexed with a topic model trained without them."""
+
+    held: set[str]
+    topic_model: topics.TopicModel
+    index: store.Index
+
+
+def policyqa_folds(bench_file: Path, work_dir: Path, embedder: Embedder) -> list[Fold]:
+    """PolicyQA's policies in two folds, each indexed with a topic model trained without it (in `work_dir`)."""
+    bench_corpus(bench_file, work_dir / "corpus")
+    folds = []
+    for k, (held, model_) in enumerate(held_out_topic_models(bench_file.parent, work_dir, embedder)):
+        fold = work_dir / f"fold-{k}"
+        copy_policies(work_dir / "corpus", fold / "corpus", held)
+        with topics.using(model_):
+            store.build(fold / "corpus", fold / "index", embedder)
+        folds.append(Fold(held, model_, store.load(fold / "index")))
+    return folds
+
+
+def run_bench(bench_file: Path, work_dir: Path, embedder: Embedder, folds: list[Fold],
+              adapters: list[adapter.Adapter | None], threshold: float, limit: int | None = None, progress=None) -> dict:
+    """Each fold's questions asked with its topic model and its adapter, both fitted without its policies; and
+    the team's unanswerable questions over the same policies (app/data/policyqa_unanswerable.jsonl)."""
     questions = bench_corpus(bench_file, work_dir / "corpus")
+    unanswerable = load_gold(Path(str(files("app") / "data" / "policyqa_unanswerable.jsonl")))
+    refused = 0
     if limit:
         questions = questions[::max(1, len(questions) // limit)][:limit]
     baseline = _Baseline(work_dir / "corpus", embedder)
-    ours, base, declined = [], [], 0
-    threshold = answer.calibration()["threshold"]
+    ours, base, declined, recalled, base_recalled = [], [], 0, 0, 0
     seconds = 0.0
-    for k, (held, model_) in enumerate(held_out_topic_models(bench_file.parent, work_dir, embedder)):
-        fold = work_dir / f"fold-{k}"
-        _copy_policies(work_dir / "corpus", fold / "corpus", held)
-        asked = [q for q in questions if q.policy in held]
-        with topics.using(model_):
-            store.build(fold / "corpus", fold / "index", embedder)
-            index = store.load(fold / "index")
+    for fold, fitted in zip(folds, adapters):
+        asked = [q for q in questions if q.policy in fold.held]
+        with topics.using(fold.topic_model), adapter.using(fitted):
             started = time.monotonic()
             for q in asked:
-                found = answer.assess(index, embedder, q.question, policy=q.policy)
+                found = answer.assess(fold.index, embedder, q.question, policy=q.policy)
                 declined += found.confidence < threshold
-                result = answer.respond(index, found, top_k=3, threshold=float("-inf"))
+                result = answer.respond(fold.index, found, top_k=3, threshold=float("-inf"))
                 ours.append(_hits([(c.start, c.end) for c in result.citations], q))
                 base.append(_hits(baseline.cite(q.question, q.policy), q))
+                candidates = search.retrieve(fold.index, embedder, found.query, q.policy, CANDIDATES, found.vector)
+                recalled += any(overlaps(h.clause.start, h.clause.end, q.spans) for h in candidates)
+                base_recalled += any(overlaps(a, b, q.spans) for a, b in baseline.cite(q.question, q.policy, CANDIDATES))
                 if progress:
                     progress("questions", len(ours), len(questions))
             seconds += time.monotonic() - started
+            for case in unanswerable:
+                if case.policy in fold.held:
+                    refused += answer.assess(fold.index, embedder, case.question, policy=case.policy).confidence < threshold
     ours_span, ours_seg = (_share(sum(h[i] for h in ours), len(ours)) for i in (0, 1))
     base_span, base_seg = (_share(sum(h[i] for h in base), len(base)) for i in (0, 1))
     return {
@@ -321,12 +357,33 @@ def run_bench(bench_file: Path, work_dir: Path, embedder: Embedder, limit: int |
         "baseline_span_hit@3": base_span, "baseline_seg_hit@3": base_seg,
         "span_ratio": round(ours_span / base_span, 3) if base_span else None,
         "seg_ratio": round(ours_seg / base_seg, 3) if base_seg else None,
+        "recall@50": _share(recalled, len(ours)), "baseline_recall@50": _share(base_recalled, len(ours)),
         "declined": _share(declined, len(ours)),  # every PolicyQA question is answerable: these would be wrongly declined
+        "unanswerable": len(unanswerable),
+        "unanswerable_declined": _share(refused, len(unanswerable)),
         "seconds": round(seconds, 1),
     }
 
 
-def _copy_policies(source: Path, target: Path, policies: set[str]) -> None:
+def run_modern(policies_dir: Path, work_dir: Path, embedder: Embedder, threshold: float) -> dict:
+    """The team's customer questions over current policies nothing was fitted on (app/data/modern.jsonl),
+    next to the plain baseline's top-3 windows."""
+    corpus = work_dir / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    for path in documents.corpus_files(policies_dir):
+        if path.stem.lower() != "readme":
+            (corpus / path.name).write_bytes(path.read_bytes())
+    store.build(corpus, work_dir / "index", embedder)
+    index = store.load(work_dir / "index")
+    cases = anchored(load_gold(Path(str(files("app") / "data" / "modern.jsonl"))), corpus)
+    figures = gold_metrics(index, run_gold(index, embedder, cases, threshold), corpus)
+    baseline = _Baseline(corpus, embedder)
+    answerable = [c for c in cases if c.anchor]
+    found = sum(any(a <= c.at < b for a, b in baseline.cite(c.question, c.expected_policy)) for c in answerable)
+    return figures | {"baseline_hit@3": _share(found, len(answerable))}
+
+
+def copy_policies(source: Path, target: Path, policies: set[str]) -> None:
     """`target` holds exactly the files of `policies` from `source` (unchanged files are left alone)."""
     target.mkdir(parents=True, exist_ok=True)
     for path in target.glob("*.txt"):
@@ -386,15 +443,15 @@ class _Baseline:
         self.embedder = embedder
         self.windows: dict[str, list[tuple[int, int]]] = {}
         self.vectors: dict[str, faiss.IndexFlatIP] = {}
-        for path in sorted(corpus_dir.glob("*.txt")):
-            text = path.read_text(encoding="utf-8")
+        for path in documents.corpus_files(corpus_dir):
+            text = documents.read_source(path)
             words = [m.span() for m in re.finditer(r"\S+", text)]
             spans = [(words[i][0], words[min(i + self.WORDS, len(words)) - 1][1]) for i in range(0, len(words), self.WORDS)]
             flat = faiss.IndexFlatIP(embedder.dims)
             flat.add(embedder.encode([text[a:b] for a, b in spans]))
-            self.windows[path.stem], self.vectors[path.stem] = spans, flat
+            self.windows[documents.policy_id(path)], self.vectors[documents.policy_id(path)] = spans, flat
 
-    def cite(self, question: str, policy: str) -> list[tuple[int, int]]:
+    def cite(self, question: str, policy: str, k: int = 3) -> list[tuple[int, int]]:
         flat = self.vectors[policy]
-        _, rows = flat.search(self.embedder.encode([question]), min(3, flat.ntotal))
+        _, rows = flat.search(self.embedder.encode([question]), min(k, flat.ntotal))
         return [self.windows[policy][r] for r in rows[0] if r >= 0]

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from . import topics, vectors as vector_index, vocabulary
+from . import adapter, topics, vectors as vector_index, vocabulary
 from .embedder import Embedder
 from .records import Clause
 from .store import Index
@@ -35,6 +35,7 @@ class Hit:
     row: int
     score: float  # the ranking: relevance to the question, topic agreement weighed in
     support: float  # evidence that the clause answers, comparable across questions: the decline threshold applies to it
+    # (it reads the question as the model encoded it, not as the adapter moved it)
     dense: float
     lexical: float
     topic: float  # the probability that the question is about this clause's topic
@@ -44,14 +45,22 @@ def query_vector(embedder: Embedder, query: str) -> np.ndarray:
     return embedder.encode([search_text(query)])
 
 
+def aimed(vector: np.ndarray) -> np.ndarray:
+    """The question vector as the dense search uses it: moved by the query adapter (app/adapter.py)."""
+    fitted = adapter.model(vector.shape[1])
+    return vector if fitted is None else fitted.apply(vector)
+
+
 def retrieve(index: Index, embedder: Embedder, query: str, policy: str | None = None, k: int = 10,
              vector: np.ndarray | None = None) -> list[Hit]:
-    """The k best clauses: each clause's cosine is the best of its own and its sentences'."""
+    """The k best clauses: each clause's cosine (with the adapted question) is the best of its own and its
+    sentences'. Topics read the question as the model encoded it: the topic model was fitted on those."""
     lo, hi = index.ranges[policy] if policy else (0, len(index.clauses))
     vector = query_vector(embedder, query) if vector is None else vector
-    dense = vector_index.search(index.vectors, vector, lo, hi, max(k, DENSE_CANDIDATES))
+    aim = aimed(vector)
+    dense = vector_index.search(index.vectors, aim, lo, hi, max(k, DENSE_CANDIDATES))
     s_lo, s_hi = index.sentence_ranges.get(policy, (0, 0)) if policy else (0, index.sentence_vectors.ntotal)
-    for row, cosine in vector_index.search(index.sentence_vectors, vector, s_lo, s_hi, 2 * DENSE_CANDIDATES).items():
+    for row, cosine in vector_index.search(index.sentence_vectors, aim, s_lo, s_hi, 2 * DENSE_CANDIDATES).items():
         clause_row = int(index.sentence_rows[row, 0])
         dense[clause_row] = max(dense.get(clause_row, -1.0), cosine)
     tokens = tokenize(vocabulary.expand(query))
@@ -60,19 +69,21 @@ def retrieve(index: Index, embedder: Embedder, query: str, policy: str | None = 
     if not rows:
         return []
     stored = index.vectors.reconstruct_batch(np.array(rows, dtype=np.int64))
-    for r, cosine in zip(rows, (stored @ vector[0]).tolist()):
+    for r, cosine in zip(rows, (stored @ aim[0]).tolist()):
         dense.setdefault(r, cosine)  # lexical-only candidates still need their cosine
+    plain = _plain_cosines(index, rows, stored, vector) if aim is not vector else [dense[r] for r in rows]
     question_topics = topics.model().probabilities(vector)[0]
     whole, best_sentence = _topic_agreement(index, rows, stored, question_topics)
     label_weight, whole_weight, sentence_weight = RANK_TOPIC_WEIGHTS
     hits = []
-    for r, agree_whole, agree_sentence in zip(rows, whole.tolist(), best_sentence.tolist()):
+    for r, cosine, agree_whole, agree_sentence in zip(rows, plain, whole.tolist(), best_sentence.tolist()):
         lex = float(lexical[r - lo])
+        lexical_part = LEXICAL_WEIGHT * lex / (lex + LEXICAL_HALF)
         agree = float(question_topics[topics.NAMES.index(index.clauses[r].topic)])
-        matched = dense[r] + LEXICAL_WEIGHT * lex / (lex + LEXICAL_HALF)
         lead = LEAD_BONUS if _opens_section(index, r) else 0.0
-        score = matched + lead + label_weight * agree + whole_weight * agree_whole + sentence_weight * agree_sentence
-        hits.append(Hit(index.clauses[r], r, score, matched + SUPPORT_TOPIC_WEIGHT * agree, dense[r], lex, agree))
+        score = dense[r] + lexical_part + lead + label_weight * agree + whole_weight * agree_whole + sentence_weight * agree_sentence
+        support = float(cosine) + lexical_part + SUPPORT_TOPIC_WEIGHT * agree
+        hits.append(Hit(index.clauses[r], r, score, support, dense[r], lex, agree))
     hits.sort(key=lambda h: -h.score)
     return hits[:k]
 
@@ -84,6 +95,15 @@ def _opens_section(index: Index, row: int) -> bool:
     return bool(clause.section) and (clause.number == 0 or index.clauses[row - 1].section != clause.section)
 
 
+def _plain_cosines(index: Index, rows: list[int], stored: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """Each clause row's cosine with the question as the model encoded it, the best of its own and its
+    sentences'. The decline's support reads these: the adapter was fitted to rank, not to calibrate."""
+    best = stored @ vector[0]
+    owners, sentence_best = _best_of_sentences(index, rows, lambda sentences: sentences @ vector[0])
+    best[owners] = np.maximum(best[owners], sentence_best)
+    return best
+
+
 def _topic_agreement(index: Index, rows: list[int], stored: np.ndarray, question_topics: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray]:
     """For each clause row, Σ P(question topic) · P(clause topic) over the clause's whole vector, and the
@@ -91,13 +111,20 @@ def _topic_agreement(index: Index, rows: list[int], stored: np.ndarray, question
     model = topics.model()
     whole = model.probabilities(stored) @ question_topics
     best = whole.copy()
-    owned = [(i, sentences) for i, r in enumerate(rows) if (sentences := _sentence_rows(index, r))]
-    if owned:
-        ids = np.concatenate([np.arange(sentences.start, sentences.stop) for _, sentences in owned])
-        agreement = model.probabilities(index.sentence_vectors.reconstruct_batch(ids)) @ question_topics
-        starts = np.cumsum([0] + [len(sentences) for _, sentences in owned[:-1]])
-        best[[i for i, _ in owned]] = np.maximum.reduceat(agreement, starts)
+    owners, sentence_best = _best_of_sentences(index, rows, lambda sentences: model.probabilities(sentences) @ question_topics)
+    best[owners] = sentence_best
     return whole, best
+
+
+def _best_of_sentences(index: Index, rows: list[int], score) -> tuple[list[int], np.ndarray]:
+    """For the clause rows that have sentence vectors: their positions in `rows`, and the best `score`
+    (a function of a matrix of sentence vectors) of each one's sentences."""
+    owned = [(i, sentences) for i, r in enumerate(rows) if (sentences := _sentence_rows(index, r))]
+    if not owned:
+        return [], np.zeros(0, dtype=np.float32)
+    ids = np.concatenate([np.arange(sentences.start, sentences.stop) for _, sentences in owned])
+    starts = np.cumsum([0] + [len(sentences) for _, sentences in owned[:-1]])
+    return [i for i, _ in owned], np.maximum.reduceat(score(index.sentence_vectors.reconstruct_batch(ids)), starts)
 
 
 def sentence_scores(index: Index, row: int, vector: np.ndarray) -> np.ndarray | None:

@@ -11,7 +11,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from app import evaluation, topics
+from app import evaluation, topics, training
 
 from conftest import ROOT
 
@@ -45,17 +45,35 @@ def test_each_fold_is_measured_with_a_topic_model_that_never_saw_it(small_bench,
 
 
 def test_bench_reports_both_systems_from_held_out_folds(small_bench, tmp_path, model):
-    figures = evaluation.run_bench(small_bench / "policyqa_dev.json", tmp_path, model)
-    asked = evaluation.bench_corpus(small_bench / "policyqa_dev.json", tmp_path / "corpus")
+    bench = small_bench / "policyqa_dev.json"
+    folds = evaluation.policyqa_folds(bench, tmp_path, model)
+    figures = evaluation.run_bench(bench, tmp_path, model, folds, [None, None], threshold=0.5)
+    asked = evaluation.bench_corpus(bench, tmp_path / "corpus")
     assert figures["questions"] == len(asked) > 20
-    for key in ("span_hit@3", "seg_hit@3", "baseline_span_hit@3", "baseline_seg_hit@3", "declined"):
+    for key in ("span_hit@3", "seg_hit@3", "baseline_span_hit@3", "baseline_seg_hit@3", "declined", "unanswerable_declined"):
         assert 0.0 <= figures[key] <= 1.0
     assert figures["seg_hit@3"] >= figures["span_hit@3"] > 0
     fold_files = [{p.stem for p in (tmp_path / f"fold-{k}" / "corpus").glob("*.txt")} for k in (0, 1)]
     assert not fold_files[0] & fold_files[1] and fold_files[0] | fold_files[1] == {q.policy for q in asked}
+    assert [f.held for f in folds] == fold_files
     cached = (tmp_path / "topic-training.npz").stat().st_mtime_ns
-    evaluation.run_bench(small_bench / "policyqa_dev.json", tmp_path, model, limit=5)
+    evaluation.run_bench(bench, tmp_path, model, evaluation.policyqa_folds(bench, tmp_path, model), [None, None], 0.5, limit=5)
     assert (tmp_path / "topic-training.npz").stat().st_mtime_ns == cached  # training texts not embedded again
+
+
+def test_held_out_adapters_are_fitted_without_the_policies_they_score(small_bench, tmp_path, model, engine):
+    bench = small_bench / "policyqa_dev.json"
+    folds = evaluation.policyqa_folds(bench, tmp_path, model)
+    questions = evaluation.bench_corpus(bench, tmp_path / "corpus")
+    cases = evaluation.load_gold()
+    per_fold, per_policy = training.held_out(folds, questions, engine.index, cases, model)
+    customer = training.gold_examples(engine.index, model, cases)
+    other_fold = training.policyqa_examples(folds[1].index, model, questions)
+    assert np.array_equal(per_fold[0].weights, training.fit(other_fold, customer).weights)
+    assert set(per_policy) == set(engine.index.policies)
+    every_policyqa = [e for fold in folds for e in training.policyqa_examples(fold.index, model, questions)]
+    without_leje = training.gold_examples(engine.index, model, [c for c in cases if c.expected_policy != "leje"])
+    assert np.array_equal(per_policy["leje"].weights, training.fit(every_policyqa, without_leje).weights)
 
 
 def test_using_a_topic_model_is_undone_afterwards():

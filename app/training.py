@@ -1,0 +1,69 @@
+"""Fitting the query adapter (app/adapter.py) on questions whose answering clauses are known.
+
+Training data:
+- PolicyQA dev (../shared/bench/policyqa_dev.json; MIT licence; its policies come from OPP-115, which
+  is for non-commercial research use): 20 policies; a clause answers when it overlaps a gold span.
+- the gold set over the seed corpus (app/data/gold.jsonl, written by the team, the way customers
+  ask): a clause answers when it holds the anchor. Each of these questions counts CUSTOMER_WEIGHT
+  times: they are few (115 against 2,420) but worded the way the product is asked.
+
+A deployer can add their own questions in the gold set's format (`--gold`) and retrain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import adapter, evaluation, store
+from .embedder import Embedder
+from .tokens import search_text
+
+CUSTOMER_WEIGHT = 10
+
+
+def policyqa_examples(index: store.Index, embedder: Embedder, questions: list[evaluation.BenchQuestion]
+                      ) -> list[adapter.Example]:
+    """PolicyQA questions of the policies in `index`: a clause is right when it overlaps a gold span."""
+    asked = [q for q in questions if q.policy in index.ranges]
+    return _examples(index, embedder, [(q.policy, q.question, lambda s, e, q=q: evaluation.overlaps(s, e, q.spans))
+                                       for q in asked])
+
+
+def gold_examples(index: store.Index, embedder: Embedder, cases: list[evaluation.GoldCase]) -> list[adapter.Example]:
+    """Answerable gold cases whose policy `index` holds: a clause is right when it holds the anchor."""
+    asked = [c for c in cases if c.anchor and c.expected_policy in index.ranges]
+    return _examples(index, embedder, [(c.expected_policy, c.question,
+                                        lambda s, e, c=c: evaluation.holds(c.expected_policy, s, e, c)) for c in asked])
+
+
+def _examples(index: store.Index, embedder: Embedder, asked: list) -> list[adapter.Example]:
+    vectors = embedder.encode([search_text(question) for _, question, _ in asked])
+    clauses: dict[str, np.ndarray] = {}  # one matrix per policy, shared by its questions
+    found = []
+    for (policy, _, right), vector in zip(asked, vectors):
+        lo, hi = index.ranges[policy]
+        if policy not in clauses:
+            clauses[policy] = index.vectors.reconstruct_n(lo, hi - lo)
+        marks = np.array([right(c.start, c.end) for c in index.clauses[lo:hi]], dtype=bool)
+        found.append(adapter.Example(vector, clauses[policy], marks))
+    return found
+
+
+def fit(policyqa: list[adapter.Example], customer: list[adapter.Example]) -> adapter.Adapter:
+    return adapter.fit(policyqa + customer * CUSTOMER_WEIGHT)
+
+
+
+def held_out(folds: list[evaluation.Fold], questions: list[evaluation.BenchQuestion], seed_index: store.Index,
+             cases: list[evaluation.GoldCase], embedder: Embedder
+             ) -> tuple[list[adapter.Adapter], dict[str, adapter.Adapter]]:
+    """Adapters fitted without the policies they are scored on: one per PolicyQA fold (fitted on the other
+    folds and every gold case) and one per seed policy (fitted on PolicyQA and the other seed policies)."""
+    policyqa = [policyqa_examples(fold.index, embedder, questions) for fold in folds]
+    every_customer = gold_examples(seed_index, embedder, cases)
+    per_fold = [fit([e for j, examples in enumerate(policyqa) if j != k for e in examples], every_customer)
+                for k in range(len(folds))]
+    every_policyqa = [e for examples in policyqa for e in examples]
+    per_policy = {policy: fit(every_policyqa, gold_examples(seed_index, embedder, [c for c in cases if c.expected_policy != policy]))
+                  for policy in seed_index.ranges}
+    return per_fold, per_policy
