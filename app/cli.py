@@ -55,8 +55,8 @@ def _progress_bars():
     return progress
 
 
-def _path_option(name: str, flag: str):
-    return click.option(flag, name, type=click.Path(path_type=Path), default=None,
+def _path_option(name: str, flag: str, kind: click.ParamType = click.Path(path_type=Path)):
+    return click.option(flag, name, type=kind, default=None,
                         help=f"{settings.SETTINGS[[s.name for s in settings.SETTINGS].index(name)].help} "
                              f"[default: ${'POLICYQA_' + name.upper()} or {settings.get(name)}]")
 
@@ -145,8 +145,9 @@ def main() -> None:
 @_path_option("index", "--index")
 @click.option("--host", default=None, help="Address to bind [default: $POLICYQA_HOST or 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port [default: $POLICYQA_PORT or 7860].")
+@click.option("--workers", type=int, default=None, help="Server processes on the port [default: $POLICYQA_WORKERS or 1].")
 @_friendly
-def serve(corpus: Path | None, index: Path | None, host: str | None, port: int | None) -> None:
+def serve(corpus: Path | None, index: Path | None, host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the chat UI, the JSON API and the widget; builds or refreshes the index first."""
     import uvicorn
 
@@ -154,14 +155,32 @@ def serve(corpus: Path | None, index: Path | None, host: str | None, port: int |
     from .feedback import FeedbackStore
     from .web.server import create_app
 
+    workers = workers or settings.get_int("workers")
+    if workers < 1:
+        raise PolicyQAError(f"--workers {workers}: give 1 or more server processes.")
     engine = Engine(corpus or settings.path("corpus"), index or settings.path("index"))
     click.echo("Checking the index...", err=True)
     engine.refresh(_progress_bars())
     host = host or settings.get("host")
     port = port or settings.get_int("port")
-    app = create_app(engine, FeedbackStore(settings.path("feedback_db")))
-    click.echo(f"PolicyQA is serving {len(engine.index.policies)} policies on http://{host}:{port}/", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    feedback = FeedbackStore.configured()
+    if workers == 1:
+        app = create_app(engine, feedback)
+        click.echo(f"PolicyQA is serving {len(engine.index.policies)} policies on http://{host}:{port}/", err=True)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+        return
+    if settings.get("rate_limit_storage").startswith("memory"):
+        click.echo(f"Warning: each of the {workers} workers counts POLICYQA_RATE_LIMIT on its own; set "
+                   "POLICYQA_RATE_LIMIT_STORAGE=redis://HOST:PORT to share one limit.", err=True)
+    # The workers are new processes (uvicorn spawns them): they read the index checked above from the environment.
+    os.environ.update(POLICYQA_CORPUS=str(engine.corpus), POLICYQA_INDEX=str(engine.index_dir),
+                      POLICYQA_FEEDBACK_DB=str(feedback.path or settings.get("feedback_db")))
+    click.echo(f"PolicyQA is serving {len(engine.index.policies)} policies on http://{host}:{port}/ "
+               f"with {workers} worker processes", err=True)
+    del engine
+    # a worker loading the model on a busy machine may not answer uvicorn's health ping for a while
+    uvicorn.run("app.web.server:worker_app", factory=True, workers=workers, host=host, port=port,
+                log_level="warning", timeout_worker_healthcheck=60)
 
 
 @cli.command("eval")
@@ -188,9 +207,10 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, bench_di
     loaded = store.load(index, embedder=model)
     cases = evaluation.load_gold(gold)
     if from_feedback:
-        cases, down = evaluation.feedback_cases(FeedbackStore(settings.path("feedback_db")).ratings())
+        feedback = FeedbackStore.configured()
+        cases, down = evaluation.feedback_cases(feedback.ratings())
         if not cases:
-            raise PolicyQAError(f"No thumbs-up feedback in {settings.path('feedback_db')} yet ({down} thumbs down); "
+            raise PolicyQAError(f"No thumbs-up feedback in {feedback} yet ({down} thumbs down); "
                                 "rate some answers in the chat first.")
         skip_bench, calibrate = True, False
         click.echo(f"{len(cases)} cases from thumbs up; {down} thumbs down left for curation (`policyqa report`).", err=True)
@@ -275,16 +295,16 @@ def show_settings() -> None:
 
 
 @cli.command()
-@_path_option("feedback_db", "--db")
+@_path_option("feedback_db", "--db", click.STRING)  # a file or a postgresql:// URL
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="Groups to list at most.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per group.")
 @_friendly
-def report(feedback_db: Path | None, limit: int, as_json: bool) -> None:
+def report(feedback_db: str | None, limit: int, as_json: bool) -> None:
     """The questions most often declined or thumbed down, grouped: what the policies do not answer."""
     from .feedback import FeedbackStore
 
-    db = feedback_db or settings.path("feedback_db")
-    gaps = FeedbackStore(db).gaps(limit)
+    db = FeedbackStore.configured(feedback_db)
+    gaps = db.gaps(limit)
     if as_json:
         for gap in gaps:
             click.echo(json.dumps(gap.to_json(), ensure_ascii=False))
