@@ -158,29 +158,61 @@ def serve(corpus: Path | None, index: Path | None, host: str | None, port: int |
     workers = workers or settings.get_int("workers")
     if workers < 1:
         raise PolicyQAError(f"--workers {workers}: give 1 or more server processes.")
-    engine = Engine(corpus or settings.path("corpus"), index or settings.path("index"))
+    corpus, index = corpus or settings.path("corpus"), index or settings.path("index")
+    host, port = host or settings.get("host"), port or settings.get_int("port")
+    if workers > 1:
+        _serve_workers(corpus, index, host, port, workers)
+        return
+    import uvicorn
+
+    from .engine import Engine
+    from .feedback import FeedbackStore
+    from .web.server import create_app
+
+    engine = Engine(corpus, index)
     click.echo("Checking the index...", err=True)
     engine.refresh(_progress_bars())
-    host = host or settings.get("host")
-    port = port or settings.get_int("port")
-    feedback = FeedbackStore.configured()
-    if workers == 1:
-        app = create_app(engine, feedback)
-        click.echo(f"PolicyQA is serving {len(engine.index.policies)} policies on http://{host}:{port}/", err=True)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
-        return
+    app = create_app(engine, FeedbackStore.configured())
+    click.echo(f"PolicyQA is serving {len(engine.index.policies)} policies on http://{host}:{port}/", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _serve_workers(corpus: Path, index: Path, host: str, port: int, workers: int) -> None:
+    """uvicorn's worker processes, each loading the index on its own (server.worker_app); uvicorn replaces any that dies.
+
+    The index is checked, or built, in a process of its own first, so this one, which only watches the
+    workers, never holds the model."""
+    import multiprocessing
+
+    import uvicorn
+
+    from .feedback import FeedbackStore
+
+    checker = multiprocessing.get_context("spawn").Process(target=_prepare_index, args=(corpus, index))
+    checker.start()
+    checker.join()
+    if checker.exitcode:
+        sys.exit(checker.exitcode)
     if settings.get("rate_limit_storage").startswith("memory"):
         click.echo(f"Warning: each of the {workers} workers counts POLICYQA_RATE_LIMIT on its own; set "
                    "POLICYQA_RATE_LIMIT_STORAGE=redis://HOST:PORT to share one limit.", err=True)
-    # The workers are new processes (uvicorn spawns them): they read the index checked above from the environment.
-    os.environ.update(POLICYQA_CORPUS=str(engine.corpus), POLICYQA_INDEX=str(engine.index_dir),
+    feedback = FeedbackStore.configured()
+    os.environ.update(POLICYQA_CORPUS=str(corpus), POLICYQA_INDEX=str(index),  # what the workers read
                       POLICYQA_FEEDBACK_DB=str(feedback.path or settings.get("feedback_db")))
-    click.echo(f"PolicyQA is serving {len(engine.index.policies)} policies on http://{host}:{port}/ "
-               f"with {workers} worker processes", err=True)
-    del engine
+    click.echo(f"PolicyQA is serving on http://{host}:{port}/ with {workers} worker processes", err=True)
     # a worker loading the model on a busy machine may not answer uvicorn's health ping for a while
     uvicorn.run("app.web.server:worker_app", factory=True, workers=workers, host=host, port=port,
                 log_level="warning", timeout_worker_healthcheck=60)
+
+
+@_friendly
+def _prepare_index(corpus: Path, index: Path) -> None:
+    from .engine import Engine
+
+    engine = Engine(corpus, index)
+    click.echo("Checking the index...", err=True)
+    engine.refresh(_progress_bars())
+    click.echo(f"Index ready: {len(engine.index.policies)} policies in {index}", err=True)
 
 
 @cli.command("eval")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -344,7 +345,8 @@ class _Postgres:
                 from psycopg_pool import ConnectionPool
 
                 self._pool = ConnectionPool(self.url, min_size=1, max_size=POOL_SIZE, timeout=POOL_WAIT,
-                                            kwargs={"autocommit": True, "connect_timeout": int(POOL_WAIT)},
+                                            kwargs={"autocommit": True, "connect_timeout": int(POOL_WAIT),
+                                                    "application_name": f"policyqa-{os.getpid()}"},
                                             check=ConnectionPool.check_connection, open=True,
                                             name="policyqa-feedback")
             return self._pool

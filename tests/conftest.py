@@ -229,9 +229,9 @@ def postgres_url(postgres, request) -> str:
 
 
 @pytest.fixture
-def redis_url() -> Iterator[str]:
+def redis():
     """A real redis-server of its own on a free port of 127.0.0.1, for one test."""
     from services import redis_server
 
-    with redis_server() as url:
-        yield url
+    with redis_server() as server:
+        yield server

@@ -51,9 +51,18 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
+class Redis:
+    def __init__(self, url: str, process: subprocess.Popen):
+        self.url = url
+        self.process = process
+
+    def stop(self) -> None:
+        stop(self.process)
+
+
 @contextmanager
-def redis_server() -> Iterator[str]:
-    """A redis-server of its own, nothing saved to disk; yields its redis:// URL."""
+def redis_server() -> Iterator[Redis]:
+    """A redis-server of its own, nothing saved to disk."""
     if not Path(REDIS).exists():
         pytest.fail("redis-server is missing; run `make services` (Debian's redis-server package).")
     port = free_port()
@@ -62,7 +71,7 @@ def redis_server() -> Iterator[str]:
                                     "--dir", work], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for_port(port, process, "redis-server")
-            yield f"redis://127.0.0.1:{port}"
+            yield Redis(f"redis://127.0.0.1:{port}", process)
         finally:
             stop(process)
 
