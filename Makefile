@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run index test browser eval bench
+.PHONY: install run index test browser services eval bench bench-workers
 
 $(BIN)/policyqa: pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,7 +22,11 @@ index: install
 browser:  # Debian's Chromium for the browser tests (playwright drives it; nothing is downloaded by playwright)
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-test: install browser
+services:  # Debian's redis-server and PostgreSQL for the scale-out tests, which start their own on free ports
+	@(command -v redis-server && ls /usr/lib/postgresql/*/bin/initdb) >/dev/null 2>&1 || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server postgresql >/dev/null)
+
+test: install browser services
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
 
 eval: install

@@ -349,13 +349,13 @@ def report(feedback_db: str | None, limit: int, as_json: bool) -> None:
                        + (f"  ({gap.wordings} wordings)" if gap.wordings > 1 else ""))
 
 
-def _sizes(text: str) -> list[int]:
+def _sizes(text: str, option: str = "--sizes", example: str = "1000,10000") -> list[int]:
     try:
         sizes = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise PolicyQAError(f"--sizes {text!r} is not a comma-separated list of whole numbers, e.g. 1000,10000.") from None
+        raise PolicyQAError(f"{option} {text!r} is not a comma-separated list of whole numbers, e.g. {example}.") from None
     if any(n < 1 for n in sizes):
-        raise PolicyQAError(f"--sizes {text!r} has a size below 1; give row counts such as 1000,10000.")
+        raise PolicyQAError(f"{option} {text!r} has a number below 1; give counts such as {example}.")
     return sizes
 
 
@@ -367,19 +367,24 @@ def _sizes(text: str) -> list[int]:
 @click.option("--questions", type=click.IntRange(1), default=None, help="Gold questions asked of each index [default: all].")
 @click.option("--index", "index_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               help="Use this built index instead of building the bundled corpus into a fresh one.")
+@click.option("--workers", "workers", default="1,2", show_default=True,
+              help="Worker counts whose serving throughput (answers per second) is measured, comma-separated; 0 skips it.")
+@click.option("--only-throughput", is_flag=True, help="Measure only the serving throughput (a few minutes).")
 @click.option("--json", "json_file", type=click.Path(path_type=Path), default=None, help="Also write the figures to FILE.")
 @click.option("--plot", "plot_file", type=click.Path(path_type=Path), default=None,
               help="Plot search latency against size to FILE (PNG), when matplotlib is installed.")
 @_friendly
-def bench(sizes: str, incremental_files: int, questions: int | None, index_dir: Path | None, json_file: Path | None,
-          plot_file: Path | None) -> None:
+def bench(sizes: str, incremental_files: int, questions: int | None, index_dir: Path | None, workers: str,
+          only_throughput: bool, json_file: Path | None, plot_file: Path | None) -> None:
     """Measure index types on the bundled corpus and synthetic scale-ups, each against exact flat search."""
     from . import bench as benchmark, embedder
 
     say = lambda message: click.echo(message, err=True)  # noqa: E731
-    result = benchmark.run(embedder.get(), _sizes(sizes), incremental_files, say, questions, index_dir)
+    counts = [] if workers.strip() == "0" else _sizes(workers, "--workers", "1,2")
+    result = benchmark.run(embedder.get(), _sizes(sizes), incremental_files, say, questions, index_dir, counts,
+                           only_throughput)
     click.echo(benchmark.render(result))
     if json_file:
         benchmark.save(result, json_file)
-    if plot_file:
+    if plot_file and "rows" in result:
         click.echo(benchmark.plot(result, plot_file), err=True)
