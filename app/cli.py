@@ -149,15 +149,9 @@ def main() -> None:
 @_friendly
 def serve(corpus: Path | None, index: Path | None, host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the chat UI, the JSON API and the widget; builds or refreshes the index first."""
-    import uvicorn
-
-    from .engine import Engine
-    from .feedback import FeedbackStore
-    from .web.server import create_app
-
-    workers = workers or settings.get_int("workers")
+    workers = workers if workers is not None else settings.get_int("workers")
     if workers < 1:
-        raise PolicyQAError(f"--workers {workers}: give 1 or more server processes.")
+        raise PolicyQAError(f"--workers (or POLICYQA_WORKERS) is {workers}: give 1 or more server processes.")
     corpus, index = corpus or settings.path("corpus"), index or settings.path("index")
     host, port = host or settings.get("host"), port or settings.get_int("port")
     if workers > 1:
@@ -199,7 +193,8 @@ def _serve_workers(corpus: Path, index: Path, host: str, port: int, workers: int
     feedback = FeedbackStore.configured()
     os.environ.update(POLICYQA_CORPUS=str(corpus), POLICYQA_INDEX=str(index),  # what the workers read
                       POLICYQA_FEEDBACK_DB=str(feedback.path or settings.get("feedback_db")))
-    click.echo(f"PolicyQA is serving on http://{host}:{port}/ with {workers} worker processes", err=True)
+    click.echo(f"PolicyQA is serving on http://{host}:{port}/ with {workers} worker processes (the API and the "
+               "widget; the chat UI needs sticky sessions: see the README's Deployment section)", err=True)
     # a worker loading the model on a busy machine may not answer uvicorn's health ping for a while
     uvicorn.run("app.web.server:worker_app", factory=True, workers=workers, host=host, port=port,
                 log_level="warning", timeout_worker_healthcheck=60)

@@ -20,11 +20,13 @@ from typing import Iterator
 import httpx
 import psycopg
 import pytest
+from click.testing import CliRunner
 from conftest import POLICYQA, ROOT
 from services import free_port, redis_server
 from starlette.exceptions import HTTPException
 
 from app import store
+from app.cli import cli
 from app.engine import Engine
 from app.errors import PolicyQAError
 from app.feedback import FeedbackStore
@@ -271,3 +273,13 @@ def test_the_vectors_are_memory_mapped_not_copied(engine):
     maps = Path("/proc/self/maps").read_text()
     generation = engine.index.path
     assert f"{generation / 'vectors.faiss'}" in maps and f"{generation / 'sentences.faiss'}" in maps
+
+
+@pytest.mark.parametrize("args, env", [(["--workers", "0"], {}), ([], {"POLICYQA_WORKERS": "-2"})])
+def test_no_worker_processes_is_one_clear_line(args, env, monkeypatch):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["serve", *args])
+    count = args[1] if args else env["POLICYQA_WORKERS"]
+    assert result.exit_code == 1
+    assert result.output == f"Error: --workers (or POLICYQA_WORKERS) is {count}: give 1 or more server processes.\n"
