@@ -35,8 +35,15 @@ eval: install
 # The scale benchmark (about an hour on 2 cores: the 1M rows and the 10k-clause incremental build dominate).
 BENCH_SIZES ?= 1000,10000,100000,1000000
 BENCH_POLICIES ?= 390  # about 10,000 clauses
+BENCH_WORKERS ?= 1,2  # serving throughput: answers per second of `policyqa serve --workers N`
 bench: install
 	$(BIN)/pip install --quiet -e '.[bench]'
 	HF_HUB_OFFLINE=1 $(BIN)/policyqa bench --sizes $(BENCH_SIZES) --incremental-files $(BENCH_POLICIES) \
-		--json bench/results.json --plot bench/results.png > bench/results.txt
+		--workers $(BENCH_WORKERS) --json bench/results.json --plot bench/results.png > bench/results.txt
 	cat bench/results.txt
+
+# The serving throughput alone (a few minutes).
+bench-workers: install
+	HF_HUB_OFFLINE=1 $(BIN)/policyqa bench --only-throughput --workers $(BENCH_WORKERS) \
+		--json bench/throughput.json > bench/throughput.txt
+	cat bench/throughput.txt

@@ -285,6 +285,7 @@ def throughput(index_dir: Path, workers: list[int], questions: list[str], work: 
     results = []
     for n in workers:
         say(f"throughput with {n} worker process{'es' if n > 1 else ''}...")
+        load = round(os.getloadavg()[0], 1)  # the machine may be busy with other work: say how busy
         with _served(index_dir, work, n) as (url, server):
             _wait_for_workers(url, server, n)
             for question in questions[:CLIENTS * 2]:  # warm up every worker's model and caches
@@ -292,7 +293,8 @@ def throughput(index_dir: Path, workers: list[int], questions: list[str], work: 
             rounds = [_round(url, questions) for _ in range(ROUNDS)]
         per_s = sorted(r["answers_per_s"] for r in rounds)[len(rounds) // 2]
         middle = next(r for r in rounds if r["answers_per_s"] == per_s)
-        results.append({"workers": n, **middle, "rounds": [r["answers_per_s"] for r in rounds]})
+        results.append({"workers": n, **middle, "rounds": [r["answers_per_s"] for r in rounds],
+                        "questions": len(questions), "load_before": load})
     base = results[0]["answers_per_s"] if results else 0
     for result in results:
         result["x_first"] = round(result["answers_per_s"] / base, 2) if base else None
@@ -399,13 +401,15 @@ def render(result: dict) -> str:
 
 
 def render_throughput(results: list[dict]) -> str:
-    lines = [f"{'workers':>7} {'answers/s':>9} {'x 1st':>6} {'p50 ms':>7} {'p95 ms':>7}  rounds"]
-    lines += [f"{r['workers']:>7} {r['answers_per_s']:>9} {r['x_first']:>6} {r['p50_ms']:>7} {r['p95_ms']:>7}  "
-              + ", ".join(str(x) for x in r["rounds"]) for r in results]
+    lines = [f"{'workers':>7} {'answers/s':>9} {'x 1st':>6} {'p50 ms':>7} {'p95 ms':>7} {'load':>5}  rounds"]
+    lines += [f"{r['workers']:>7} {r['answers_per_s']:>9} {r['x_first']:>6} {r['p50_ms']:>7} {r['p95_ms']:>7} "
+              f"{r['load_before']:>5}  " + ", ".join(str(x) for x in r["rounds"]) for r in results]
     lines += ["", f"Throughput: `policyqa serve --workers N` on 127.0.0.1, {CLIENTS} clients asking at once (each a new "
-                  f"connection per question, gold set then PrivacyQA questions, all policies), for {ROUND_S:g} s; the "
+                  f"connection per question, {results[0]['questions']} questions in turn: the gold set's, then PrivacyQA's "
+                  f"when the shared data is there; all policies), for {ROUND_S:g} s; the "
                   f"median of {ROUNDS} rounds after a warm-up. The clients run on the same cores as the server; "
-                  f"questions are logged to SQLite. Cores: {os.cpu_count()}."]
+                  f"questions are logged to SQLite. Cores: {os.cpu_count()}; load: the 1-minute load average before "
+                  "the server started (other work on the machine)."]
     return "\n".join(lines)
 
 
