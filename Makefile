@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run index test browser eval bench
+.PHONY: install run index test browser services eval bench bench-workers
 
 $(BIN)/policyqa: pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,7 +22,11 @@ index: install
 browser:  # Debian's Chromium for the browser tests (playwright drives it; nothing is downloaded by playwright)
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-test: install browser
+services:  # Debian's redis-server and PostgreSQL for the scale-out tests, which start their own on free ports
+	@(command -v redis-server && ls /usr/lib/postgresql/*/bin/initdb) >/dev/null 2>&1 || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server postgresql >/dev/null)
+
+test: install browser services
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
 
 eval: install
@@ -31,8 +35,15 @@ eval: install
 # The scale benchmark (about an hour on 2 cores: the 1M rows and the 10k-clause incremental build dominate).
 BENCH_SIZES ?= 1000,10000,100000,1000000
 BENCH_POLICIES ?= 390  # about 10,000 clauses
+BENCH_WORKERS ?= 1,2  # serving throughput: answers per second of `policyqa serve --workers N`
 bench: install
 	$(BIN)/pip install --quiet -e '.[bench]'
 	HF_HUB_OFFLINE=1 $(BIN)/policyqa bench --sizes $(BENCH_SIZES) --incremental-files $(BENCH_POLICIES) \
-		--json bench/results.json --plot bench/results.png > bench/results.txt
+		--workers $(BENCH_WORKERS) --json bench/results.json --plot bench/results.png > bench/results.txt
 	cat bench/results.txt
+
+# The serving throughput alone (a few minutes).
+bench-workers: install
+	HF_HUB_OFFLINE=1 $(BIN)/policyqa bench --only-throughput --workers $(BENCH_WORKERS) \
+		--json bench/throughput.json > bench/throughput.txt
+	cat bench/throughput.txt

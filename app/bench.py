@@ -20,10 +20,12 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import faiss
 import numpy as np
@@ -38,6 +40,9 @@ MIX = 3  # real vectors mixed into one synthetic row
 CONCENTRATION = 0.3  # Dirichlet weights of the mix: usually one vector dominates and the others pull it aside
 NOISE = 0.015  # per-dimension Gaussian noise added to the mix before re-normalising
 RECALL_K = 10
+CLIENTS = 8  # throughput: clients asking at once, each on a new connection per question
+ROUND_S = 20.0  # throughput: seconds per round
+ROUNDS = 3
 E2E_QUESTIONS = 100  # questions embedded per index for end-to-end latency (embedding dominates it)
 PROGRESS_EVERY = 30.0  # seconds between progress lines of a long build
 SYNTHETIC_NOTE = (f"each synthetic row mixes {MIX} random real vectors with Dirichlet({CONCENTRATION}) weights, "
@@ -68,13 +73,12 @@ class Row:
 
 
 def run(embedder: Embedder, sizes: list[int], incremental_files: int, say: Say, questions: int | None = None,
-        index_dir: Path | None = None) -> dict:
+        index_dir: Path | None = None, workers: list[int] | None = None, only_throughput: bool = False) -> dict:
     """All measurements, as one JSON-ready dict; `questions` limits the questions asked of each index.
 
-    Without `index_dir` the bundled corpus is built into a fresh index first (timed); with it, that index is used."""
+    Without `index_dir` the bundled corpus is built into a fresh index first (timed); with it, that index is used.
+    `workers` lists the worker counts whose serving throughput is measured; `only_throughput` skips the rest."""
     asked = _questions()[:questions]
-    queries = embedder.encode([search_text(q) for q in asked])  # what query_vector does, in one batch
-    policyqa = _policyqa_dev(embedder, say)
     with tempfile.TemporaryDirectory(prefix="policyqa-bench-") as tmp:
         work = Path(tmp)
         real_build = None
@@ -83,20 +87,29 @@ def run(embedder: Embedder, sizes: list[int], incremental_files: int, say: Say, 
             index_dir, began = work / "index", time.perf_counter()
             store.build(settings.path("corpus"), index_dir, embedder)
             real_build = round(time.perf_counter() - began, 2)
-        cold = cold_start(index_dir, asked[0])
-        serve_cold = server_cold_start(index_dir, asked[0], work)
-        real = np.vstack([_stored(store.load(d)) for d in [index_dir] + ([policyqa / "index"] if policyqa else [])])
-        rows = compare("real", real, queries, embedder, asked)
-        for n in sizes:
-            say(f"{n} rows...")
-            rows += compare("synthetic", synthetic(real, n), queries, embedder, asked)
-        incremental = None
-        if incremental_files:
-            incremental = incremental_build(work / "incremental", embedder, _sources(policyqa), incremental_files, say)
+        result = {} if only_throughput else _indexes(embedder, sizes, incremental_files, say, asked, index_dir, work)
+        result["bundled_build_s"] = real_build
+        result["throughput"] = throughput(index_dir, workers or [], asked, work, say)
+    return result
+
+
+def _indexes(embedder: Embedder, sizes: list[int], incremental_files: int, say: Say, asked: list[str],
+             index_dir: Path, work: Path) -> dict:
+    queries = embedder.encode([search_text(q) for q in asked])  # what query_vector does, in one batch
+    policyqa = _policyqa_dev(embedder, say)
+    cold = cold_start(index_dir, asked[0])
+    serve_cold = server_cold_start(index_dir, asked[0], work)
+    real = np.vstack([_stored(store.load(d)) for d in [index_dir] + ([policyqa / "index"] if policyqa else [])])
+    rows = compare("real", real, queries, embedder, asked)
+    for n in sizes:
+        say(f"{n} rows...")
+        rows += compare("synthetic", synthetic(real, n), queries, embedder, asked)
+    incremental = None
+    if incremental_files:
+        incremental = incremental_build(work / "incremental", embedder, _sources(policyqa), incremental_files, say)
     return {"note": SYNTHETIC_NOTE, "threads": faiss.omp_get_max_threads(), "questions": len(asked),
             "real": f"bundled corpus{' + PolicyQA dev' if policyqa else ''}: clause and sentence vectors",
-            "bundled_build_s": real_build, "cold_start_s": round(cold, 2),
-            "serve_cold_start_s": round(serve_cold, 2),
+            "cold_start_s": round(cold, 2), "serve_cold_start_s": round(serve_cold, 2),
             "rows": [asdict(r) for r in rows], "incremental": incremental}
 
 
@@ -223,31 +236,103 @@ def cold_start(index_dir: Path, question: str) -> float:
 
 def server_cold_start(index_dir: Path, question: str, work: Path) -> float:
     """Seconds from starting `policyqa serve` on a fresh index to its first answer from POST /api/ask."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [str(Path(sys.executable).parent / "policyqa"), "serve", "--corpus", str(settings.path("corpus")),
-               "--index", str(index_dir), "--port", str(port)]
-    env = {**os.environ, "POLICYQA_FEEDBACK_DB": str(work / "feedback.db"), "POLICYQA_HOST": "127.0.0.1"}
-    asked = urllib.request.Request(f"http://127.0.0.1:{port}/api/ask", data=json.dumps({"question": question}).encode(),
-                                   headers={"Content-Type": "application/json"})
     began = time.perf_counter()
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    with _served(index_dir, work) as (url, server):
         while time.perf_counter() - began < 300 and server.poll() is None:
             try:
-                with urllib.request.urlopen(asked, timeout=60) as reply:
-                    reply.read()
-                    return time.perf_counter() - began
+                _ask(url, question)
+                return time.perf_counter() - began
             except OSError:  # not listening yet
                 time.sleep(0.05)
         if server.poll() is not None:
             raise PolicyQAError(f"`policyqa serve` exited with status {server.returncode} before answering; "
                                 "run it by hand to see why.")
         raise PolicyQAError("`policyqa serve` did not answer within 300 s.")
+
+
+@contextmanager
+def _served(index_dir: Path, work: Path, workers: int = 1) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`policyqa serve --workers N` on a free port of 127.0.0.1 over `index_dir`, with no rate limit to speak of."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(Path(sys.executable).parent / "policyqa"), "serve", "--corpus", str(settings.path("corpus")),
+               "--index", str(index_dir), "--port", str(port), "--workers", str(workers)]
+    env = {**os.environ, "POLICYQA_FEEDBACK_DB": str(work / f"feedback-{workers}.db"), "POLICYQA_HOST": "127.0.0.1",
+           "POLICYQA_RATE_LIMIT": "1000000/minute"}
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield f"http://127.0.0.1:{port}", server
     finally:
-        server.terminate()
-        server.wait(30)
+        server.terminate()  # with workers, uvicorn's parent stops them
+        server.wait(60)
+
+
+def _ask(url: str, question: str) -> None:
+    """POST /api/ask on a new connection (so the kernel hands it to any worker), read to the end."""
+    asked = urllib.request.Request(f"{url}/api/ask", data=json.dumps({"question": question}).encode(),
+                                   headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(asked, timeout=120) as reply:
+        reply.read()
+
+
+# ---------------------------------------------------------------- serving throughput: 1 worker against N
+
+
+def throughput(index_dir: Path, workers: list[int], questions: list[str], work: Path, say: Say) -> list[dict]:
+    """Answers per second of `policyqa serve --workers N` for each N: CLIENTS clients ask at once, each waiting for
+    its answer before asking again, for ROUND_S seconds; the median of ROUNDS rounds. 1 worker is the baseline."""
+    results = []
+    for n in workers:
+        say(f"throughput with {n} worker process{'es' if n > 1 else ''}...")
+        load = round(os.getloadavg()[0], 1)  # the machine may be busy with other work: say how busy
+        with _served(index_dir, work, n) as (url, server):
+            _wait_for_workers(url, server, n)
+            for question in questions[:CLIENTS * 2]:  # warm up every worker's model and caches
+                _ask(url, question)
+            rounds = [_round(url, questions) for _ in range(ROUNDS)]
+        per_s = sorted(r["answers_per_s"] for r in rounds)[len(rounds) // 2]
+        middle = next(r for r in rounds if r["answers_per_s"] == per_s)
+        results.append({"workers": n, **middle, "rounds": [r["answers_per_s"] for r in rounds],
+                        "questions": len(questions), "load_before": load})
+    base = results[0]["answers_per_s"] if results else 0
+    for result in results:
+        result["x_first"] = round(result["answers_per_s"] / base, 2) if base else None
+    return results
+
+
+def _wait_for_workers(url: str, server: subprocess.Popen, n: int, seconds: float = 300) -> None:
+    """Until n different worker processes have answered /healthz (each loads the model on its own)."""
+    seen: set[int] = set()
+    began = time.perf_counter()
+    while len(seen) < n:
+        if server.poll() is not None or time.perf_counter() - began > seconds:
+            raise PolicyQAError(f"`policyqa serve --workers {n}` did not start {n} workers within {seconds:g} s.")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=30) as reply:
+                seen.add(json.loads(reply.read())["worker"])
+        except OSError:
+            time.sleep(0.2)
+
+
+def _round(url: str, questions: list[str]) -> dict:
+    latencies: list[float] = []
+    stop = time.perf_counter() + ROUND_S
+
+    def client(offset: int) -> None:
+        n = offset
+        while time.perf_counter() < stop:
+            began = time.perf_counter()
+            _ask(url, questions[n % len(questions)])
+            latencies.append((time.perf_counter() - began) * 1000)
+            n += CLIENTS
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        list(pool.map(client, range(CLIENTS)))
+    p50, p95 = _p50_p95(latencies)
+    return {"answers_per_s": round(len(latencies) / (time.perf_counter() - began), 1), "answers": len(latencies),
+            "p50_ms": round(p50), "p95_ms": round(p95)}
 
 
 # ---------------------------------------------------------------- incremental indexing
@@ -309,6 +394,26 @@ COLUMNS = (("corpus", "corpus", "{}"), ("rows", "rows", "{}"), ("kind", "index",
 
 
 def render(result: dict) -> str:
+    parts = [_render_indexes(result)] if "rows" in result else []
+    if result["throughput"]:
+        parts.append(render_throughput(result["throughput"]))
+    return "\n\n".join(parts)
+
+
+def render_throughput(results: list[dict]) -> str:
+    lines = [f"{'workers':>7} {'answers/s':>9} {'x 1st':>6} {'p50 ms':>7} {'p95 ms':>7} {'load':>5}  rounds"]
+    lines += [f"{r['workers']:>7} {r['answers_per_s']:>9} {r['x_first']:>6} {r['p50_ms']:>7} {r['p95_ms']:>7} "
+              f"{r['load_before']:>5}  " + ", ".join(str(x) for x in r["rounds"]) for r in results]
+    lines += ["", f"Throughput: `policyqa serve --workers N` on 127.0.0.1, {CLIENTS} clients asking at once (each a new "
+                  f"connection per question, {results[0]['questions']} questions in turn: the gold set's, then PrivacyQA's "
+                  f"when the shared data is there; all policies), for {ROUND_S:g} s; the "
+                  f"median of {ROUNDS} rounds after a warm-up. The clients run on the same cores as the server; "
+                  f"questions are logged to SQLite. Cores: {os.cpu_count()}; load: the 1-minute load average before "
+                  "the server started (other work on the machine)."]
+    return "\n".join(lines)
+
+
+def _render_indexes(result: dict) -> str:
     fresh = f"fresh build {result['bundled_build_s']} s; " if result["bundled_build_s"] is not None else ""
     cells = [[fmt.format(row[key]) for key, _, fmt in COLUMNS] for row in result["rows"]]
     widths = [max(len(title), *(len(line[i]) for line in cells)) for i, (_, title, _) in enumerate(COLUMNS)]

@@ -55,8 +55,8 @@ def _progress_bars():
     return progress
 
 
-def _path_option(name: str, flag: str):
-    return click.option(flag, name, type=click.Path(path_type=Path), default=None,
+def _path_option(name: str, flag: str, kind: click.ParamType = click.Path(path_type=Path)):
+    return click.option(flag, name, type=kind, default=None,
                         help=f"{settings.SETTINGS[[s.name for s in settings.SETTINGS].index(name)].help} "
                              f"[default: ${'POLICYQA_' + name.upper()} or {settings.get(name)}]")
 
@@ -145,23 +145,69 @@ def main() -> None:
 @_path_option("index", "--index")
 @click.option("--host", default=None, help="Address to bind [default: $POLICYQA_HOST or 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port [default: $POLICYQA_PORT or 7860].")
+@click.option("--workers", type=int, default=None, help="Server processes on the port [default: $POLICYQA_WORKERS or 1].")
 @_friendly
-def serve(corpus: Path | None, index: Path | None, host: str | None, port: int | None) -> None:
+def serve(corpus: Path | None, index: Path | None, host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the chat UI, the JSON API and the widget; builds or refreshes the index first."""
+    workers = workers if workers is not None else settings.get_int("workers")
+    if workers < 1:
+        raise PolicyQAError(f"--workers (or POLICYQA_WORKERS) is {workers}: give 1 or more server processes.")
+    corpus, index = corpus or settings.path("corpus"), index or settings.path("index")
+    host, port = host or settings.get("host"), port or settings.get_int("port")
+    if workers > 1:
+        _serve_workers(corpus, index, host, port, workers)
+        return
     import uvicorn
 
     from .engine import Engine
     from .feedback import FeedbackStore
     from .web.server import create_app
 
-    engine = Engine(corpus or settings.path("corpus"), index or settings.path("index"))
+    engine = Engine(corpus, index)
     click.echo("Checking the index...", err=True)
     engine.refresh(_progress_bars())
-    host = host or settings.get("host")
-    port = port or settings.get_int("port")
-    app = create_app(engine, FeedbackStore(settings.path("feedback_db")))
+    app = create_app(engine, FeedbackStore.configured())
     click.echo(f"PolicyQA is serving {len(engine.index.policies)} policies on http://{host}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _serve_workers(corpus: Path, index: Path, host: str, port: int, workers: int) -> None:
+    """uvicorn's worker processes, each loading the index on its own (server.worker_app); uvicorn replaces any that dies.
+
+    The index is checked, or built, in a process of its own first, so this one, which only watches the
+    workers, never holds the model."""
+    import multiprocessing
+
+    import uvicorn
+
+    from .feedback import FeedbackStore
+
+    checker = multiprocessing.get_context("spawn").Process(target=_prepare_index, args=(corpus, index))
+    checker.start()
+    checker.join()
+    if checker.exitcode:
+        sys.exit(checker.exitcode)
+    if settings.get("rate_limit_storage").startswith("memory"):
+        click.echo(f"Warning: each of the {workers} workers counts POLICYQA_RATE_LIMIT on its own; set "
+                   "POLICYQA_RATE_LIMIT_STORAGE=redis://HOST:PORT to share one limit.", err=True)
+    feedback = FeedbackStore.configured()
+    os.environ.update(POLICYQA_CORPUS=str(corpus), POLICYQA_INDEX=str(index),  # what the workers read
+                      POLICYQA_FEEDBACK_DB=str(feedback.path or settings.get("feedback_db")))
+    click.echo(f"PolicyQA is serving on http://{host}:{port}/ with {workers} worker processes (the API and the "
+               "widget; the chat UI needs sticky sessions: see the README's Deployment section)", err=True)
+    # a worker loading the model on a busy machine may not answer uvicorn's health ping for a while
+    uvicorn.run("app.web.server:worker_app", factory=True, workers=workers, host=host, port=port,
+                log_level="warning", timeout_worker_healthcheck=60)
+
+
+@_friendly
+def _prepare_index(corpus: Path, index: Path) -> None:
+    from .engine import Engine
+
+    engine = Engine(corpus, index)
+    click.echo("Checking the index...", err=True)
+    engine.refresh(_progress_bars())
+    click.echo(f"Index ready: {len(engine.index.policies)} policies in {index}", err=True)
 
 
 @cli.command("eval")
@@ -190,9 +236,10 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies
     loaded = store.load(index, embedder=model)
     cases = evaluation.load_gold(gold)
     if from_feedback:
-        cases, down = evaluation.feedback_cases(FeedbackStore(settings.path("feedback_db")).ratings())
+        feedback = FeedbackStore.configured()
+        cases, down = evaluation.feedback_cases(feedback.ratings())
         if not cases:
-            raise PolicyQAError(f"No thumbs-up feedback in {settings.path('feedback_db')} yet ({down} thumbs down); "
+            raise PolicyQAError(f"No thumbs-up feedback in {feedback} yet ({down} thumbs down); "
                                 "rate some answers in the chat first.")
         skip_bench, calibrate = True, False
         click.echo(f"{len(cases)} cases from thumbs up; {down} thumbs down left for curation (`policyqa report`).", err=True)
@@ -335,16 +382,16 @@ def show_settings() -> None:
 
 
 @cli.command()
-@_path_option("feedback_db", "--db")
+@_path_option("feedback_db", "--db", click.STRING)  # a file or a postgresql:// URL
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="Groups to list at most.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per group.")
 @_friendly
-def report(feedback_db: Path | None, limit: int, as_json: bool) -> None:
+def report(feedback_db: str | None, limit: int, as_json: bool) -> None:
     """The questions most often declined or thumbed down, grouped: what the policies do not answer."""
     from .feedback import FeedbackStore
 
-    db = feedback_db or settings.path("feedback_db")
-    gaps = FeedbackStore(db).gaps(limit)
+    db = FeedbackStore.configured(feedback_db)
+    gaps = db.gaps(limit)
     if as_json:
         for gap in gaps:
             click.echo(json.dumps(gap.to_json(), ensure_ascii=False))
@@ -357,13 +404,13 @@ def report(feedback_db: Path | None, limit: int, as_json: bool) -> None:
                        + (f"  ({gap.wordings} wordings)" if gap.wordings > 1 else ""))
 
 
-def _sizes(text: str) -> list[int]:
+def _sizes(text: str, option: str = "--sizes", example: str = "1000,10000") -> list[int]:
     try:
         sizes = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise PolicyQAError(f"--sizes {text!r} is not a comma-separated list of whole numbers, e.g. 1000,10000.") from None
+        raise PolicyQAError(f"{option} {text!r} is not a comma-separated list of whole numbers, e.g. {example}.") from None
     if any(n < 1 for n in sizes):
-        raise PolicyQAError(f"--sizes {text!r} has a size below 1; give row counts such as 1000,10000.")
+        raise PolicyQAError(f"{option} {text!r} has a number below 1; give counts such as {example}.")
     return sizes
 
 
@@ -375,19 +422,24 @@ def _sizes(text: str) -> list[int]:
 @click.option("--questions", type=click.IntRange(1), default=None, help="Gold questions asked of each index [default: all].")
 @click.option("--index", "index_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               help="Use this built index instead of building the bundled corpus into a fresh one.")
+@click.option("--workers", "workers", default="1,2", show_default=True,
+              help="Worker counts whose serving throughput (answers per second) is measured, comma-separated; 0 skips it.")
+@click.option("--only-throughput", is_flag=True, help="Measure only the serving throughput (a few minutes).")
 @click.option("--json", "json_file", type=click.Path(path_type=Path), default=None, help="Also write the figures to FILE.")
 @click.option("--plot", "plot_file", type=click.Path(path_type=Path), default=None,
               help="Plot search latency against size to FILE (PNG), when matplotlib is installed.")
 @_friendly
-def bench(sizes: str, incremental_files: int, questions: int | None, index_dir: Path | None, json_file: Path | None,
-          plot_file: Path | None) -> None:
+def bench(sizes: str, incremental_files: int, questions: int | None, index_dir: Path | None, workers: str,
+          only_throughput: bool, json_file: Path | None, plot_file: Path | None) -> None:
     """Measure index types on the bundled corpus and synthetic scale-ups, each against exact flat search."""
     from . import bench as benchmark, embedder
 
     say = lambda message: click.echo(message, err=True)  # noqa: E731
-    result = benchmark.run(embedder.get(), _sizes(sizes), incremental_files, say, questions, index_dir)
+    counts = [] if workers.strip() == "0" else _sizes(workers, "--workers", "1,2")
+    result = benchmark.run(embedder.get(), _sizes(sizes), incremental_files, say, questions, index_dir, counts,
+                           only_throughput)
     click.echo(benchmark.render(result))
     if json_file:
         benchmark.save(result, json_file)
-    if plot_file:
+    if plot_file and "rows" in result:
         click.echo(benchmark.plot(result, plot_file), err=True)

@@ -1,7 +1,8 @@
 """The serving state shared by the CLI, the web UI and the API: one embedder, the current index.
 
 Re-indexing swaps the new index in by reference: a request takes `engine.index` once and
-keeps answering from that generation even if a swap happens meanwhile.
+keeps answering from that generation even if a swap happens meanwhile. A server follows builds made
+by other processes (`follow`): every worker of `serve --workers N` serves the generation CURRENT names.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Engine:
         self._index: store.Index | None = None
         self._error: str | None = None
         self._build_lock = threading.Lock()
+        self._tried: str | None = None  # the last generation CURRENT named that follow() loaded or failed to
 
     @property
     def index(self) -> store.Index:
@@ -58,6 +60,27 @@ class Engine:
             report = store.build(self.corpus, self.index_dir, self.embedder, progress)
             self.load()
             return report
+
+    def behind(self) -> bool:
+        """Does index/CURRENT name a generation other than the one served (and not yet tried)?"""
+        index = self._index
+        serving = store.serving_name(self.index_dir)
+        return index is not None and serving is not None and serving not in (index.generation, self._tried)
+
+    def follow(self) -> None:
+        """Load the generation CURRENT names when another process has committed one; a generation that fails
+        to load is not tried again (the one loaded keeps serving and /healthz says why)."""
+        if not self._build_lock.acquire(blocking=False):
+            return  # this process is building or loading: it loads the newest when done
+        try:
+            if self.behind():
+                self._tried = store.serving_name(self.index_dir)
+                self.load()
+                log.info("now serving %s", self.index.generation)
+        except PolicyQAError as exc:
+            log.warning("keeping %s: the new generation does not load: %s", self.index.generation, exc)
+        finally:
+            self._build_lock.release()
 
     def ask(self, question: str, policy: str | None = None, history: list[Turn] | None = None, top_k: int = 3) -> Answer:
         return answer.ask(self.index, self.embedder, question, policy=policy, history=history, top_k=top_k)

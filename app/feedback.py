@@ -1,20 +1,25 @@
-"""What customers asked and what they thought of the answers, in SQLite; and the gaps report built from it.
+"""What customers asked and what they thought of the answers, in SQLite or PostgreSQL; and the gaps report built from it.
 
 Two tables: `asks` logs every question the chat and the API answered or declined, `feedback` holds
 thumbs up/down with an optional comment. An ask logged for the API carries a random token, the
 `ask_id` its answer is rated by, so nobody can rate answers given to someone else. The gaps report groups the questions most often declined or
 disliked, so a policy owner sees what customers ask that the policy does not answer.
 
-Each call opens its own connection (cheap for SQLite, safe across threads). Writers of this
-process queue on a lock, as SQLite has one writer at a time anyway; a write then takes SQLite's
-lock up front with BEGIN IMMEDIATE, so another process's writer makes it wait on busy_timeout
-instead of failing midway.
+The SQL is the same for both databases (written with ? placeholders); a backend (_SQLite, _Postgres)
+supplies only what differs: connecting, the write transaction, the id column, the row lock.
+SQLite: each call opens its own connection (cheap, safe across threads). Writers of this process
+queue on a lock, as SQLite has one writer at a time anyway; a write then takes SQLite's lock up
+front with BEGIN IMMEDIATE, so another process's writer makes it wait on busy_timeout instead of
+failing midway. PostgreSQL, shared by every worker process and machine: a small pool of connections
+per process; writers run concurrently, and rating locks the rated ask's row, so one answer gets one
+rating whichever worker each request reaches.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -25,7 +30,9 @@ from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
+from . import settings
 from .errors import PolicyQAError
 from .records import Answer
 from .text import plain
@@ -33,10 +40,11 @@ from .text import plain
 log = logging.getLogger(__name__)
 
 # Numbered migrations: entry n is applied once, as version n + 1, and recorded in schema_migrations.
+# {id} is each backend's auto-numbered primary key column.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """CREATE TABLE asks (
-            id INTEGER PRIMARY KEY,
+            id {id},
             asked_at TEXT NOT NULL,
             question TEXT NOT NULL,
             policy TEXT,                 -- the scope the answer used; NULL: all policies
@@ -46,7 +54,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX asks_declined ON asks (answered, policy)",
         """CREATE TABLE feedback (
-            id INTEGER PRIMARY KEY,
+            id {id},
             created_at TEXT NOT NULL,
             ask_id INTEGER REFERENCES asks (id),
             question TEXT NOT NULL,
@@ -105,45 +113,52 @@ class Rated(Enum):
 
 
 class FeedbackStore:
-    """The feedback database at `path`, created and migrated on first use."""
+    """The feedback database at `location`, a SQLite file or a postgresql:// URL, created and migrated on first use."""
 
-    def __init__(self, path: Path, busy_timeout: float = 5.0):
-        self.path = path
-        self.busy_timeout = busy_timeout
+    def __init__(self, location: Path | str, busy_timeout: float = 5.0):
+        postgres = str(location).startswith(POSTGRES_SCHEMES)
+        self.backend = _Postgres(str(location)) if postgres else _SQLite(Path(location), busy_timeout)
+        self.path: Path | None = None if postgres else Path(location)  # None: the database is a server's
         self._migrated = False
         self._migrate_lock = threading.Lock()
-        self._write_lock = threading.Lock()
+
+    @classmethod
+    def configured(cls, location: str | Path | None = None) -> FeedbackStore:
+        """The store POLICYQA_FEEDBACK_DB names (or `location`): a path resolved, a URL as given."""
+        value = str(location) if location is not None else settings.get("feedback_db")
+        return cls(value if value.startswith(POSTGRES_SCHEMES) else Path(value).expanduser().resolve())
+
+    def __str__(self) -> str:
+        return self.backend.where
 
     def record_ask(self, answer: Answer, token: str | None = None) -> int:
         """Log a question answered or declined, with the token it may be rated by; returns the row id."""
         with self._writing("Question not logged") as db:
-            cursor = db.execute(
+            return db.execute(
                 "INSERT INTO asks (asked_at, question, policy, answered, answer, citations, token)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (_now(), answer.question, answer.policy, int(answer.answered), answer.answer, _citations(answer), token),
-            )
-            return int(cursor.lastrowid)
+            ).fetchone()[0]
 
     def add(self, answer: Answer, rating: int, comment: str = "", ask_id: int | None = None) -> int:
         """Store a thumbs up (1) or down (-1) on `answer`, with an optional comment; returns the row id."""
         comment = _checked(rating, comment)
         with self._writing("Feedback not saved") as db:
-            cursor = db.execute(
-                f"INSERT INTO feedback ({_FEEDBACK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            return db.execute(
+                f"INSERT INTO feedback ({_FEEDBACK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (_now(), ask_id, answer.question, answer.policy, int(answer.answered), answer.answer,
                  _citations(answer), rating, comment),
-            )
-            return int(cursor.lastrowid)
+            ).fetchone()[0]
 
     def rate(self, token: str, rating: int, comment: str = "") -> Rated:
         """Store a thumbs up (1) or down (-1) on the answer logged with `token`, unless it has one already."""
         comment = _checked(rating, comment)
         with self._writing("Feedback not saved") as db:
-            found = db.execute("SELECT id, EXISTS (SELECT 1 FROM feedback WHERE ask_id = asks.id) FROM asks"
-                               " WHERE token = ?", (token,)).fetchone()
+            # the ask's row is locked first, so a concurrent rating of it (any worker's) waits here, then sees ours
+            found = db.execute("SELECT id FROM asks WHERE token = ?" + self.backend.row_lock, (token,)).fetchone()
             if found is None:
                 return Rated.UNKNOWN
-            if found[1]:
+            if db.execute("SELECT EXISTS (SELECT 1 FROM feedback WHERE ask_id = ?)", (found[0],)).fetchone()[0]:
                 return Rated.ALREADY
             db.execute(f"INSERT INTO feedback ({_FEEDBACK_COLUMNS}) SELECT ?, id, question, policy, answered, answer,"
                        " citations, ?, ? FROM asks WHERE id = ?", (_now(), rating, comment, found[0]))
@@ -151,98 +166,204 @@ class FeedbackStore:
 
     def gaps(self, limit: int = 20) -> list[Gap]:
         """The questions most often declined or disliked, near-duplicate wordings grouped per policy."""
-        if not self.path.exists():
-            return []
-        try:
-            with self._connection() as db:
-                self._migrate(db)
-                declined = db.execute("SELECT policy, question, COUNT(*), MAX(asked_at) FROM asks"
-                                      " WHERE answered = 0 GROUP BY policy, question").fetchall()
-                disliked = db.execute("SELECT policy, question, COUNT(*), MAX(created_at) FROM feedback"
-                                      " WHERE rating < 0 GROUP BY policy, question").fetchall()
-        except sqlite3.Error as exc:
-            raise PolicyQAError(f"Cannot read the feedback database {self.path}: {exc}; "
-                                "check POLICYQA_FEEDBACK_DB.") from None
+        with self._reading() as db:
+            if db is None:
+                return []
+            declined = db.execute("SELECT policy, question, COUNT(*), MAX(asked_at) FROM asks"
+                                  " WHERE answered = 0 GROUP BY policy, question").fetchall()
+            disliked = db.execute("SELECT policy, question, COUNT(*), MAX(created_at) FROM feedback"
+                                  " WHERE rating < 0 GROUP BY policy, question").fetchall()
         return group_gaps(declined, disliked)[:limit]
 
     def ratings(self) -> list[dict]:
         """Every rating, oldest first: question, policy, answered, citations (parsed) and rating."""
-        if not self.path.exists():
-            return []
-        try:
-            with self._connection() as db:
-                self._migrate(db)
-                rows = db.execute("SELECT question, policy, answered, citations, rating FROM feedback ORDER BY id").fetchall()
-        except sqlite3.Error as exc:
-            raise PolicyQAError(f"Cannot read the feedback database {self.path}: {exc}; "
-                                "check POLICYQA_FEEDBACK_DB.") from None
+        with self._reading() as db:
+            if db is None:
+                return []
+            rows = db.execute("SELECT question, policy, answered, citations, rating FROM feedback ORDER BY id").fetchall()
         return [{"question": q, "policy": p, "answered": bool(a), "citations": json.loads(c), "rating": r}
                 for q, p, a, c, r in rows]
 
     @contextmanager
-    def _writing(self, failure: str) -> Iterator[sqlite3.Connection]:
-        """One write transaction; any SQLite failure becomes PolicyQAError("<failure>: <why>")."""
+    def _reading(self) -> Iterator[_Connection | None]:
+        """A migrated connection to read from, or None when there is no database yet; failures are PolicyQAError."""
+        if not self.backend.exists():
+            yield None
+            return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._write_lock, self._connection() as db:
+            with self.backend.connection() as db:
                 self._migrate(db)
-                with _immediate(db):
+                yield db
+        except self.backend.errors as exc:
+            raise PolicyQAError(f"Cannot read the feedback database {self}: {exc}; "
+                                "check POLICYQA_FEEDBACK_DB.") from None
+
+    @contextmanager
+    def _writing(self, failure: str) -> Iterator[_Connection]:
+        """One write transaction; any database failure becomes PolicyQAError("<failure>: <why>")."""
+        try:
+            with self.backend.writer() as db:
+                self._migrate(db)
+                with self.backend.transaction(db):
                     yield db
-        except (sqlite3.Error, OSError) as exc:
-            log.warning("%s to %s: %s", failure, self.path, exc)
+        except (*self.backend.errors, OSError) as exc:
+            log.warning("%s to %s: %s", failure, self, exc)
             raise PolicyQAError(f"{failure}: {_reason(exc)}") from None
 
     @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        # isolation_level=None: no implicit transactions; writes say BEGIN IMMEDIATE themselves.
-        with closing(sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)) as db:
-            db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+    def _connection(self) -> Iterator[_Connection]:
+        with self.backend.connection() as db:
             yield db
 
-    def _migrate(self, db: sqlite3.Connection) -> None:
+    def _migrate(self, db: _Connection) -> None:
         if self._migrated:
             return
         with self._migrate_lock:
             if self._migrated:
                 return
-            migrate(db)
+            migrate(db, self.backend)
             self._migrated = True
 
 
-def migrate(db: sqlite3.Connection) -> None:
-    """Switch to WAL and apply the migrations not yet recorded; each one in its own write transaction."""
-    if _version(db) >= len(MIGRATIONS):
+def migrate(db: _Connection, backend: _Backend | None = None) -> None:
+    """Apply the migrations not yet recorded, each in its own write transaction (SQLite: in WAL mode)."""
+    backend = backend or _SQLite(Path(), 0)
+    if _version(db, backend) >= len(MIGRATIONS):
         return
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+    backend.prepare(db)
+    with backend.transaction(db, migrating=True):
+        db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
     for version, statements in enumerate(MIGRATIONS, 1):
-        with _immediate(db):
-            if _version(db) < version:  # re-checked under the write lock: another process may have applied it
+        with backend.transaction(db, migrating=True):
+            if _version(db, backend) < version:  # re-checked under the write lock: another process may have applied it
                 for statement in statements:
-                    db.execute(statement)
+                    db.execute(statement.format(id=backend.id_column))
                 db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", (version, _now()))
 
 
-def _version(db: sqlite3.Connection) -> int:
-    exists = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").fetchone()
-    if not exists:
+def _version(db: _Connection, backend: _Backend) -> int:
+    if not db.execute(backend.migrations_table).fetchone():
         return 0
     return db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
 
 
-@contextmanager
-def _immediate(db: sqlite3.Connection) -> Iterator[None]:
-    """A write transaction that takes the write lock before its first statement."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
+# ---------------------------------------------------------------- the two databases: only what differs
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+POOL_SIZE = 4  # PostgreSQL connections per server process at most: writes are short, and N workers hold N x 4
+POOL_WAIT = 3.0  # seconds a write waits for a connection (the database down: then "Feedback not saved")
 
 
+class _SQLite:
+    id_column = "INTEGER PRIMARY KEY"
+    row_lock = ""  # BEGIN IMMEDIATE has locked the whole database already
+    migrations_table = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+
+    def __init__(self, path: Path, busy_timeout: float):
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self.where = str(path)
+        self._write_lock = threading.Lock()
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        # isolation_level=None: no implicit transactions; writes say BEGIN IMMEDIATE themselves.
+        with closing(sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)) as db:
+            db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            yield db
+
+    @contextmanager
+    def writer(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._write_lock, self.connection() as db:
+            yield db
+
+    @staticmethod
+    def prepare(db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA journal_mode = WAL")
+
+    @staticmethod
+    @contextmanager
+    def transaction(db: sqlite3.Connection, migrating: bool = False) -> Iterator[None]:
+        """A write transaction that takes the write lock before its first statement."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+
+class _Postgres:
+    id_column = "INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
+    row_lock = " FOR UPDATE"
+    migrations_table = ("SELECT 1 FROM information_schema.tables"
+                        " WHERE table_schema = current_schema() AND table_name = 'schema_migrations'")
+    MIGRATION_LOCK = 0x706F6C6963797161  # advisory lock key: one process migrates at a time
+
+    def __init__(self, url: str):
+        import psycopg
+
+        self.url = url
+        parts = urlsplit(url)
+        self.where = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))  # no user or password in logs
+        self.errors = (psycopg.Error,)
+        self._pool = None
+        self._pool_lock = threading.Lock()
+
+    def exists(self) -> bool:
+        return True
+
+    @contextmanager
+    def connection(self) -> Iterator[_Translated]:
+        with self._connections().connection() as conn:
+            yield _Translated(conn)
+
+    writer = connection
+
+    @staticmethod
+    def prepare(db: _Translated) -> None:
+        pass
+
+    @contextmanager
+    def transaction(self, db: _Translated, migrating: bool = False) -> Iterator[None]:
+        with db.conn.transaction():
+            if migrating:  # CREATE TABLE IF NOT EXISTS is not safe against a concurrent one: take turns
+                db.execute("SELECT pg_advisory_xact_lock(?)", (self.MIGRATION_LOCK,))
+            yield
+
+    def _connections(self):
+        """This process's pool, opened on first use (after the server has started its worker processes)."""
+        with self._pool_lock:
+            if self._pool is None:
+                from psycopg_pool import ConnectionPool
+
+                self._pool = ConnectionPool(self.url, min_size=1, max_size=POOL_SIZE, timeout=POOL_WAIT,
+                                            kwargs={"autocommit": True, "connect_timeout": int(POOL_WAIT),
+                                                    "application_name": f"policyqa-{os.getpid()}"},
+                                            check=ConnectionPool.check_connection, open=True,
+                                            name="policyqa-feedback")
+            return self._pool
+
+
+class _Translated:
+    """A psycopg connection that takes this module's SQL as written, with ? placeholders."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def execute(self, sql: str, params: tuple = ()):
+        return self.conn.execute(sql.replace("?", "%s"), params)
+
+
+_Backend = _SQLite | _Postgres
+_Connection = sqlite3.Connection | _Translated
 _FEEDBACK_COLUMNS = "created_at, ask_id, question, policy, answered, answer, citations, rating, comment"
 
 
@@ -260,6 +381,8 @@ def _reason(exc: Exception) -> str:
         return "the feedback database is read-only."
     if "locked" in text or "busy" in text:
         return "the feedback database is busy; try again in a moment."
+    if "connect" in text:
+        return "the feedback database is unreachable; try again in a moment."
     return "the feedback database cannot be written."
 
 

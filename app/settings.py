@@ -25,7 +25,8 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("corpus", "corpus", "Folder of policy files (.md, .txt, .html); a policy's id is its file stem."),
     Setting("index", "index", "Folder holding the built index generations."),
-    Setting("feedback_db", "feedback.db", "SQLite file for thumbs up/down feedback."),
+    Setting("feedback_db", "feedback.db", "Feedback database: a SQLite file, or a PostgreSQL URL "
+                                          "(postgresql://user@host:port/db) that every worker and machine shares."),
     Setting("model", "", "Sentence-transformers model folder or name; empty means the bundled all-MiniLM-L6-v2."),
     Setting("top_k", "3", "Citations per answer at most."),
     Setting("max_question", "1000", "Longest question accepted, in characters."),
@@ -34,6 +35,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("admin_token", "", "Token required by admin actions (re-index endpoint, the Gaps tab); empty disables them."),
     Setting("embed_origins", "*", "Origins allowed to embed the widget and call the API (space-separated, or *)."),
     Setting("rate_limit", "60/minute", "Requests per client to the public API and widget."),
+    Setting("rate_limit_storage", "memory://", "Where the rate limit counts (a `limits` storage URI): memory:// per "
+                                               "process, redis://host:port shared by every worker and machine."),
+    Setting("workers", "1", "Server processes on the one port (`serve --workers`); more than 1 needs the shared "
+                            "storage above to keep one rate limit."),
     Setting("request_timeout", "30", "Seconds an answer may take, queueing included, before the API answers 503 "
                                      "and the chat says the server is busy."),
 )

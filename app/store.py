@@ -454,6 +454,11 @@ def _pointer(path: Path) -> str | None:
     return name if _GENERATION.fullmatch(name) else None
 
 
+def serving_name(index_dir: Path) -> str | None:
+    """The generation index/CURRENT names (None when it names none): a small read, cheap enough per request."""
+    return _pointer(index_dir / CURRENT)
+
+
 def current_generation(index_dir: Path) -> Path:
     pointer = index_dir / CURRENT
     if not pointer.exists():
@@ -479,8 +484,8 @@ def load_generation(path: Path, index_dir: Path, expect_model: str | None = None
     _check_files(path, manifest, fix)
     if expect_model and manifest["model"] != expect_model:
         raise PolicyQAError(f"{path / MANIFEST} says model {manifest['model']}, not {expect_model}; {fix}.")
-    vectors = _read(path / "vectors.faiss", fix, lambda p: faiss.read_index(str(p)))
-    sentence_vectors = _read(path / "sentences.faiss", fix, lambda p: faiss.read_index(str(p)))
+    vectors = _read(path / "vectors.faiss", fix, _read_vectors)
+    sentence_vectors = _read(path / "sentences.faiss", fix, _read_vectors)
     sentence_rows = _read(path / "sentences.npy", fix, lambda p: np.load(p, allow_pickle=False))
     lexical = _read(path / "bm25", fix, lambda p: bm25s.BM25.load(str(p)))
     clauses = _read(path / "clauses.jsonl", fix, _read_clauses)
@@ -553,6 +558,12 @@ def _read(file: Path, fix: str, reader: Callable):
         return reader(file)
     except Exception as exc:  # FAISS, bm25s, json and numpy raise many types on a broken file
         raise PolicyQAError(f"{file} cannot be read ({exc.__class__.__name__}); {fix}.") from None
+
+
+def _read_vectors(file: Path) -> faiss.Index:
+    """Memory-mapped, not copied: both index types (flat, IVF-fp16) support it, so the worker processes of one
+    server share one copy in the page cache. A generation's files are never rewritten, only new ones made."""
+    return faiss.read_index(str(file), faiss.IO_FLAG_MMAP_IFC)
 
 
 def _read_clauses(file: Path) -> list[Clause]:

@@ -206,3 +206,32 @@ def browser():
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+# ---------------------------------------------------------------- shared servers: real redis-server and PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server on a free port of 127.0.0.1 (see services.py), for the whole session."""
+    from services import postgres_server
+
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres, request) -> str:
+    """The URL of a fresh, empty database of its own for one test."""
+    import re
+
+    return postgres.create_database(re.sub(r"\W", "_", request.node.name.lower())[:50] + f"_{os.getpid()}")
+
+
+@pytest.fixture
+def redis():
+    """A real redis-server of its own on a free port of 127.0.0.1, for one test."""
+    from services import redis_server
+
+    with redis_server() as server:
+        yield server

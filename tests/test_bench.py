@@ -14,13 +14,26 @@ from app.cli import cli
 def test_bench_prints_the_table_against_exact_search(engine, tmp_path):
     out = tmp_path / "bench.json"
     result = CliRunner().invoke(cli, ["bench", "--sizes", "1000", "--incremental-files", "0", "--questions", "10",
-                                      "--index", str(engine.index_dir), "--json", str(out)])
+                                      "--index", str(engine.index_dir), "--workers", "0", "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "rec@10" in result.stdout and "synthetic" in result.stdout and "policyqa serve" in result.stdout
     figures = json.loads(out.read_text())
     assert [(r["corpus"], r["kind"]) for r in figures["rows"]] == [("real", "flat"), ("synthetic", "flat")]
     assert figures["rows"][1]["rows"] == 1000 and figures["rows"][1]["recall_at_10"] == 1.0
     assert figures["cold_start_s"] > 0 and figures["serve_cold_start_s"] > 0 and figures["incremental"] is None
+
+
+def test_the_throughput_part_runs_on_its_own_with_one_and_two_workers(engine, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "ROUND_S", 3.0)
+    monkeypatch.setattr(bench, "ROUNDS", 1)
+    out = tmp_path / "throughput.json"
+    result = CliRunner().invoke(cli, ["bench", "--only-throughput", "--workers", "1,2", "--index", str(engine.index_dir),
+                                      "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "answers/s" in result.stdout and "rec@10" not in result.stdout
+    figures = json.loads(out.read_text())["throughput"]
+    assert [f["workers"] for f in figures] == [1, 2] and figures[0]["x_first"] == 1.0
+    assert all(f["answers"] > 0 and f["answers_per_s"] > 0 and f["p95_ms"] >= f["p50_ms"] for f in figures)
 
 
 def test_bad_sizes_are_one_line_errors():

@@ -191,7 +191,7 @@ def test_a_database_of_the_first_version_is_migrated(tmp_path):
     with closing(sqlite3.connect(tmp_path / "old.db", isolation_level=None)) as db:
         db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
         for statement in MIGRATIONS[0]:
-            db.execute(statement)
+            db.execute(statement.format(id="INTEGER PRIMARY KEY"))
         db.execute("INSERT INTO schema_migrations VALUES (1, '2026-01-01T00:00:00+00:00')")
         db.execute("INSERT INTO asks (asked_at, question, answered, answer, citations) VALUES ('t', 'q?', 0, 'a', '[]')")
     old = FeedbackStore(tmp_path / "old.db")

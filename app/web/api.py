@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import secrets
 import time
@@ -22,7 +23,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from limits.storage import MemoryStorage
+from limits.errors import ConfigurationError, StorageError
+from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.datastructures import Headers, MutableHeaders
@@ -148,6 +150,7 @@ class Health(BaseModel):
     generation: str
     policies: int
     clauses: int
+    worker: int = Field(description="The process id of the server process that answered (one of `serve --workers N`).")
 
 
 class Reindexed(Health):
@@ -198,20 +201,47 @@ class Origins:
 
 
 class RateLimit:
-    """Requests per client address in a moving window, counted in this process's memory."""
+    """Requests per client address in a moving window, counted in a `limits` storage: this process's memory, or
+    Redis shared by every worker and machine. When the storage fails, requests go through (the limit is off,
+    logged once) and it is tried again after RETRY seconds: answering matters more than limiting."""
 
-    def __init__(self, spec: str):
+    RETRY = 10.0
+    TIMEOUT = 0.5  # seconds Redis may take to connect or reply: requests wait on it
+
+    def __init__(self, spec: str, storage: str = "memory://"):
         try:
             self.item = limits.parse(spec)
         except ValueError:
             raise PolicyQAError(f"POLICYQA_RATE_LIMIT={spec!r} is not a rate like 60/minute.") from None
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        options = {"socket_timeout": self.TIMEOUT, "socket_connect_timeout": self.TIMEOUT} if storage.startswith("redis") else {}
+        try:
+            self.storage = storage_from_string(storage, wrap_exceptions=True, **options)
+        except (ConfigurationError, ValueError) as exc:
+            raise PolicyQAError(f"POLICYQA_RATE_LIMIT_STORAGE={storage!r} is not a storage the limit can use ({exc}); "
+                                "use memory:// or redis://host:6379.") from None
+        self.where = storage.partition("@")[2] or storage  # no password in logs
+        self._limiter = MovingWindowRateLimiter(self.storage)
+        self._off_until: float | None = None  # when the storage failed: retried after this (monotonic) time
 
     def hit(self, client: str) -> None:
-        if self._limiter.hit(self.item, client):
+        if self._off_until is not None and time.monotonic() < self._off_until:
             return
-        wait = max(1, math.ceil(self._limiter.get_window_stats(self.item, client).reset_time - time.time()))
-        raise HTTPException(429, f"Too many requests; try again in {wait} seconds.", headers={"Retry-After": str(wait)})
+        try:
+            allowed = self._limiter.hit(self.item, client)
+            if not allowed:
+                reset = self._limiter.get_window_stats(self.item, client).reset_time
+        except StorageError as exc:
+            if self._off_until is None:
+                log.warning("The rate limit is off: its storage %s fails (%s); requests go through unlimited "
+                            "until it answers again.", self.where, exc.storage_error)
+            self._off_until = time.monotonic() + self.RETRY
+            return
+        if self._off_until is not None:
+            log.warning("The rate limit is on again: its storage %s answers.", self.where)
+            self._off_until = None
+        if not allowed:
+            wait = max(1, math.ceil(reset - time.time()))
+            raise HTTPException(429, f"Too many requests; try again in {wait} seconds.", headers={"Retry-After": str(wait)})
 
 
 async def rate_limited(request: Request) -> None:
@@ -303,6 +333,20 @@ class NoSniff:
             await send(message)
 
         await self.app(scope, receive, send_with_header)
+
+
+class FollowIndex:
+    """Before a request, load the generation index/CURRENT names if it is not the one served: a build by another
+    process (`policyqa index`, another worker's re-index) reaches every worker. Unchanged, it costs one small read."""
+
+    def __init__(self, app: ASGIApp, engine: Engine):
+        self.app = app
+        self.engine = engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.engine.behind():
+            await anyio.to_thread.run_sync(self.engine.follow)  # loading takes a while: not on the event loop
+        await self.app(scope, receive, send)
 
 
 # ---------------------------------------------------------------- endpoints
@@ -421,7 +465,7 @@ def reindex(request: Request, credentials: Annotated[HTTPAuthorizationCredential
         report = engine.refresh()
     except PolicyQAError as exc:
         raise HTTPException(503, str(exc)) from None
-    return {**engine.health(), "rebuilt": report is not None}
+    return {**engine.health(), "worker": os.getpid(), "rebuilt": report is not None}
 
 
 async def healthz(engine: Annotated[Engine, Depends(_engine)]) -> JSONResponse:
@@ -429,7 +473,7 @@ async def healthz(engine: Annotated[Engine, Depends(_engine)]) -> JSONResponse:
     health = engine.health()
     if not health["ok"]:
         return error_response(503, health["error"])
-    return JSONResponse(health)
+    return JSONResponse({**health, "worker": os.getpid()})
 
 
 def _no_route(request: Request) -> None:
@@ -447,7 +491,7 @@ def _no_route(request: Request) -> None:
 def install(app: FastAPI) -> None:
     """Register the API, the widget and their guards on `app`; `app.state.engine` must be set."""
     origins = Origins.parse(settings.get("embed_origins"))
-    app.state.rate_limit = RateLimit(settings.get("rate_limit"))
+    app.state.rate_limit = RateLimit(settings.get("rate_limit"), settings.get("rate_limit_storage"))
     app.state.admin_token = settings.get("admin_token")
     app.state.ask_workers = Workers.from_settings(ASK_WORKERS)
     app.add_exception_handler(HTTPException, _http_error)
@@ -456,6 +500,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _crashed)
     app.add_middleware(ApiGate, origins=origins)
     app.add_middleware(NoSniff)
+    app.add_middleware(FollowIndex, engine=app.state.engine)
     app.include_router(router)
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health, tags=["health"],
                       responses={503: {"model": ErrorOut}})

@@ -1,4 +1,8 @@
-"""One ASGI app on one port: the JSON API and widget (api.py, widget.py) and the Gradio UI at /."""
+"""One ASGI app on one port: the JSON API and widget (api.py, widget.py) and the Gradio UI at /.
+
+`policyqa serve` builds it once in its own process; with `--workers N` uvicorn starts N processes that
+each build it with `worker_app`, from the settings in the environment.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ def create_app(engine: Engine, feedback: FeedbackStore) -> FastAPI:
     app.state.engine = engine
     app.state.feedback = feedback
     api.install(app)
-    blocked = [str(engine.index_dir), str(settings.path("feedback_db").parent)]
+    blocked = [str(engine.index_dir), *([str(feedback.path.parent)] if feedback.path else [])]
     # Answers are CPU-bound on a small machine: two chat events at a time keep each fast, and a bounded
     # queue tells the 65th waiting user that the server is busy instead of letting waits grow unbounded.
     # The answers themselves are computed on the API's workers, within the same time limit.
@@ -29,3 +33,10 @@ def create_app(engine: Engine, feedback: FeedbackStore) -> FastAPI:
         app, blocks, path="/", allowed_paths=[], blocked_paths=blocked,
         enable_monitoring=False, mcp_server=False, footer_links=[], run_history=False,
     )
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process: the index `policyqa serve` checked or built before starting the workers."""
+    engine = Engine(settings.path("corpus"), settings.path("index"))
+    engine.load()
+    return create_app(engine, FeedbackStore.configured())
