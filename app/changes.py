@@ -147,7 +147,8 @@ _ASKS = re.compile(
     r"|\b(?:did|have|has|had)\s+(?!i\b|we\b)(?:\w+\s+){0,3}?(?:been\s+)?"
     r"(?:change|changed|update|updated|modify|modified|revise|revised|amend|amended)\b"
     r"|\b(?:was|were)\s+(?:\w+\s+){0,3}?(?:changed|updated|modified|revised|amended)\b"
-    r"|\b(?:latest|last|recent|most\s+recent|new)\s+(?:changes?|updates?|revisions?|amendments?|version)\b"
+    r"|\b(?:latest|last|recent|most\s+recent)\s+(?:changes?|updates?|revisions?|amendments?|version)\b"
+    r"|\bnew\s+(?:changes?|updates?)\b"
     r"|\b(?:changes?|updates?|differences?)\s+(?:since|between|from\s+the)\b",
     re.I,
 )

@@ -94,7 +94,7 @@ class Index:
 @dataclass
 class BuildReport:
     generation: str
-    policies: int  # policy versions (documents) indexed
+    policies: int
     clauses: int
     embedded: int  # distinct texts (clauses and their sentences) embedded
     reused: int  # texts whose vector came from the previous generation
@@ -103,6 +103,7 @@ class BuildReport:
     removed: list[str]
     skipped: dict[str, str]  # file -> reason
     seconds: float
+    versions: int = 0  # policy versions indexed (as many as policies when none has two)
 
 
 def clause_text_for_search(clause: Clause) -> str:
@@ -168,8 +169,8 @@ def build(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progress 
         _checkpoint("pruning")
         _prune(index_dir, keep={generation, serving or ""})
     reused = sum(_text_key(t) in cache for t in texts + sentence_texts)
-    report = BuildReport(generation, len(policies), len(clause_rows), embedded, reused, added, changed, removed, skipped,
-                         time.monotonic() - began)
+    report = BuildReport(generation, len({p.id for p in policies.values()}), len(clause_rows), embedded, reused, added,
+                         changed, removed, skipped, time.monotonic() - began, len(policies))
     log.info("built %s: %d policies, %d clauses, %d embedded", generation, report.policies, report.clauses, embedded)
     return report
 
