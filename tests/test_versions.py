@@ -402,3 +402,22 @@ def test_the_seed_corpus_keeps_serving_unchanged(engine):
     index = engine.index
     assert set(index.policies) == set(index.versions) and len(index.documents) == len(index.policies)
     assert index.policies["leje"].version is None and index.policies["dr-esthetique"].version == "2011-12-01"
+
+
+def test_the_changes_view_shows_policy_text_as_text():
+    from app.records import Clause, Policy, Sentence
+    from app.web import ui
+
+    def clause(text: str, version: str) -> Clause:
+        return Clause("acme", 0, "<b>Section</b>", text, 0, len(text), 0, len(text), (Sentence(0, len(text), 0, len(text)),),
+                      version=version)
+
+    hostile = '<img src=x onerror="alert(1)"> We keep data for 5 years.'
+    diff = changes.Diff("acme", Policy("acme", "Acme <i>Policy</i>", "Acme", None, None, None, version="2020-01-01"),
+                        Policy("acme", "Acme <i>Policy</i>", "Acme", None, None, None, version="2021-01-01"),
+                        changes.align([clause(hostile, "2020-01-01")],
+                                      [clause(hostile.replace("5 years", "<script>x</script> 7 years"), "2021-01-01")]))
+    html = ui.render_changes(diff)
+    assert "<img" not in html and "<script>" not in html and "<b>" not in html and "<i>" not in html
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html and "&lt;script&gt;x&lt;/script&gt;" in html
+    assert '<del class="pq-removed">5</del>' in html
