@@ -200,9 +200,14 @@ def _load_corpus(corpus: Path, progress: Progress | None) -> tuple[dict, dict[st
     """Document key -> (file name, Policy, blocks); file name -> why it was skipped."""
     entries = _corpus_entries(corpus)
     loaded, skipped = {}, {}
+    plain: dict[str, str] = {}  # policy id -> its file without a version date in the name
     for done, path in enumerate(entries, 1):
         if progress:
             progress("reading", done, len(entries))
+        pid, named = documents.policy_id(path), "@" in path.stem
+        if not named and pid in plain:
+            skipped[path.name] = f"same policy id as {plain[pid]}; rename or remove one of them"
+            continue
         try:
             policy, blocks = documents.load(path)
         except PolicyQAError as exc:
@@ -210,10 +215,12 @@ def _load_corpus(corpus: Path, progress: Progress | None) -> tuple[dict, dict[st
             log.warning("skipped %s", exc)
             continue
         if policy.key in loaded:
-            same = "policy id" if policy.version is None else f"policy version ({policy.version})"
-            skipped[path.name] = f"same {same} as {loaded[policy.key][0]}; rename or remove one of them"
+            skipped[path.name] = (f"same policy version ({policy.version}) as {loaded[policy.key][0]}; "
+                                  "rename or remove one of them")
             continue
         loaded[policy.key] = (path.name, policy, blocks)
+        if not named:
+            plain[pid] = path.name
     for key, (name, policy, _) in list(loaded.items()):
         dated = sorted(n for n, p, _ in loaded.values() if p.id == policy.id and p.version)
         if policy.version is None and dated:
