@@ -1,7 +1,4 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) scores fused, scoped to a policy when asked.
-
-A scope is a set of documents (policy versions): one policy's latest version, the versions in force on a
-date (versions.py picks them), or by default the latest version of every policy, never two of one policy."""
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) scores fused, scoped to a policy when asked."""
 
 from __future__ import annotations
 
@@ -13,7 +10,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from . import topics, vectors as vector_index, vocabulary
+from . import topics, vectors as vector_index, versions, vocabulary
 from .embedder import Embedder
 from .records import Clause
 from .store import Index
@@ -52,16 +49,16 @@ def retrieve(index: Index, embedder: Embedder, query: str, policy: str | Sequenc
              vector: np.ndarray | None = None) -> list[Hit]:
     """The k best clauses: each clause's cosine is the best of its own and its sentences'. `policy` is a policy id
     or document key, or a list of document keys; None searches the latest version of every policy."""
-    spans, sentence_spans = scope_rows(index, policy)
+    scope = versions.rows(index, policy)
     vector = query_vector(embedder, query) if vector is None else vector
-    dense = _nearest(index.vectors, vector, spans, max(k, DENSE_CANDIDATES))
-    for row, cosine in _nearest(index.sentence_vectors, vector, sentence_spans, 2 * DENSE_CANDIDATES).items():
+    dense = vector_index.search_spans(index.vectors, vector, scope.clauses, max(k, DENSE_CANDIDATES))
+    for row, cosine in vector_index.search_spans(index.sentence_vectors, vector, scope.sentences,
+                                                 2 * DENSE_CANDIDATES).items():
         clause_row = int(index.sentence_rows[row, 0])
         dense[clause_row] = max(dense.get(clause_row, -1.0), cosine)
     tokens = tokenize(vocabulary.expand(query))
     scores = index.lexical.get_scores(tokens) if tokens else np.zeros(len(index.clauses), dtype=np.float32)
-    in_scope = _rows_in(spans)
-    lexical = scores[slice(in_scope.start, in_scope.stop) if isinstance(in_scope, range) else in_scope]
+    lexical, in_scope = scope.take(scores), scope.clause_rows()
     rows = sorted(set(dense) | {int(in_scope[i]) for i in _top(lexical, max(k, DENSE_CANDIDATES)) if lexical[i] > 0})
     if not rows:
         return []
@@ -81,40 +78,6 @@ def retrieve(index: Index, embedder: Embedder, query: str, policy: str | Sequenc
         hits.append(Hit(index.clauses[r], r, score, matched + SUPPORT_TOPIC_WEIGHT * agree, dense[r], lex, agree))
     hits.sort(key=lambda h: -h.score)
     return hits[:k]
-
-
-def scope_rows(index: Index, policy: str | Sequence[str] | None
-               ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """The clause and the sentence rows of a scope (see retrieve), as ranges [a, b), adjacent ones merged: the
-    latest versions come first in the index, so by default both are one range."""
-    keys = list(index.policies) if policy is None else [policy] if isinstance(policy, str) else list(policy)
-    return (_merged([index.ranges[key] for key in keys]),
-            _merged([index.sentence_ranges.get(key, (0, 0)) for key in keys]))
-
-
-def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for lo, hi in sorted(r for r in ranges if r[0] < r[1]):
-        if merged and lo <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
-        else:
-            merged.append((lo, hi))
-    return merged
-
-
-def _nearest(vectors, vector: np.ndarray, spans: list[tuple[int, int]], k: int) -> dict[int, float]:
-    """The k rows nearest to `vector` within `spans`, with their cosines."""
-    found: dict[int, float] = {}
-    for lo, hi in spans:
-        found.update(vector_index.search(vectors, vector, lo, hi, k))
-    return found if len(spans) < 2 else dict(sorted(found.items(), key=lambda item: -item[1])[:k])
-
-
-def _rows_in(spans: list[tuple[int, int]]) -> range | np.ndarray:
-    """The rows of `spans` in order: a range when they are one, so its scores are a slice, not a copy."""
-    if len(spans) == 1:
-        return range(*spans[0])
-    return np.concatenate([np.arange(lo, hi) for lo, hi in spans]) if spans else np.zeros(0, dtype=np.int64)
 
 
 def _opens_section(index: Index, row: int) -> bool:

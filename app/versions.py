@@ -7,6 +7,11 @@ undated single version is in force at any date.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
 from .documents import parse_date
 from .errors import PolicyQAError
 from .records import Policy
@@ -58,3 +63,41 @@ def scope(index: Index, policy: str | None, as_of: str | None) -> list[str]:
         first = min(v[0].version for v in index.versions.values())
         raise PolicyQAError(f"no policy had a version in force on {as_of}; the first is from {first}.")
     return keys
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The index rows a search reads, as ranges [a, b), ascending, adjacent ones merged: the latest versions come
+    first in the index, so by default (every policy's latest) both are one range."""
+
+    clauses: list[tuple[int, int]]
+    sentences: list[tuple[int, int]]
+
+    def clause_rows(self) -> range | np.ndarray:
+        """The clause rows in order: a range when they are one, so `take` is a slice, not a copy."""
+        if len(self.clauses) == 1:
+            return range(*self.clauses[0])
+        return np.concatenate([np.arange(lo, hi) for lo, hi in self.clauses]) if self.clauses else np.zeros(0, int)
+
+    def take(self, values: np.ndarray) -> np.ndarray:
+        """The entries of a per-clause array (e.g. lexical scores) at the clause rows, in order."""
+        rows = self.clause_rows()
+        return values[rows.start:rows.stop] if isinstance(rows, range) else values[rows]
+
+
+def rows(index: Index, scope: str | Sequence[str] | None) -> Rows:
+    """The rows of a scope: a policy id (its latest version) or a document key ('leje@2019-01-01'), a list of
+    document keys (what `scope` returns), or None: the latest version of every policy."""
+    keys = list(index.policies) if scope is None else [scope] if isinstance(scope, str) else list(scope)
+    return Rows(_merged([index.ranges[key] for key in keys]), _merged([index.sentence_ranges.get(key, (0, 0))
+                                                                       for key in keys]))
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(r for r in ranges if r[0] < r[1]):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    return merged

@@ -74,15 +74,15 @@ def test_versions_are_indexed_as_documents_the_latest_first(versioned):
     assert index.ranges["leje"] == index.ranges[f"leje@{NEW}"]
     assert all(c.policy == "leje" and c.version == OLD for c in index.clauses[slice(*index.ranges[f"leje@{OLD}"])])
     # the latest versions first: searching every policy is one range of rows, the old version outside it
-    assert search.scope_rows(index, None)[0] == [(0, max(index.ranges["leje"][1], index.ranges["clozette"][1]))]
-    assert index.ranges[f"leje@{OLD}"][0] >= search.scope_rows(index, None)[0][0][1]
+    assert versions.rows(index, None).clauses == [(0, max(index.ranges["leje"][1], index.ranges["clozette"][1]))]
+    assert index.ranges[f"leje@{OLD}"][0] >= versions.rows(index, None).clauses[0][1]
     assert store.staleness(versioned.corpus, versioned.index_dir) == {"added": [], "changed": [], "removed": []}
 
 
 def test_a_scope_of_several_versions_searches_only_those(versioned, model):
     index = versioned.index
     keys = [f"leje@{OLD}", "clozette@2012-10-03"]
-    assert len(search.scope_rows(index, keys)[0]) == 2  # not adjacent: the old version stands after the latest
+    assert len(versions.rows(index, keys).clauses) == 2  # not adjacent: the old version stands after the latest
     hits = search.retrieve(index, model, "how long do you keep payment records", keys, k=len(index.clauses))
     assert hits and {h.clause.document for h in hits} <= set(keys)
     assert hits[0].clause.document == f"leje@{OLD}" and PAYMENT in hits[0].clause.text
