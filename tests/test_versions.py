@@ -186,14 +186,15 @@ def test_searching_every_policy_never_mixes_two_versions_of_one(versioned, model
 
 
 def gold_cases() -> list[dict]:
-    text = (files("app") / "data" / "gold_versions.jsonl").read_text(encoding="utf-8")
+    text = (VERSIONS / "gold.jsonl").read_text(encoding="utf-8")
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 @pytest.mark.parametrize("case", gold_cases(), ids=lambda case: case["id"])
 def test_gold_version_questions(versioned, model, case):
-    """app/data/gold_versions.jsonl: each required anchor is quoted from its version, at offsets into that
-    version's file; nothing listed under not_quoted is; a plain answer cites only the version in force."""
+    """The gold version questions (tests/data/versions/gold.jsonl): each required anchor is quoted from its
+    version, at offsets into that version's file; nothing listed under not_quoted is; a plain answer cites only
+    the version in force."""
     result = answer.ask(versioned.index, model, case["question"], policy=case["policy"], as_of=case["as_of"]).to_json()
     for quote in case["quotes"]:
         found = [c for c in quoted(result, quote["anchor"]) if c["version"] == quote["version"]]
