@@ -5,21 +5,13 @@ its word-level differences, and the widget's version choice and viewer. Screensh
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-WAIT_MS = 90_000  # two slow cores
+from test_ui_browser import WAIT_MS, ask, patient_expect, shot  # noqa: F401 (patient_expect: autouse, here too)
+
 QUESTION = "how long do you keep my payment records?"
-
-
-@pytest.fixture(autouse=True)
-def patient_expect():
-    expect.set_options(timeout=WAIT_MS)
-    yield
-    expect.set_options(timeout=5_000)
 
 
 @pytest.fixture
@@ -39,45 +31,30 @@ def page(context, versioned_server) -> Page:
     return page
 
 
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-
-
 def choose(page: Page, dropdown: str, option: str) -> None:
     page.locator(f"{dropdown} input").click()
     page.locator(dropdown).get_by_role("option", name=option, exact=True).click()
     expect(page.locator(f"{dropdown} input")).to_have_value(option)
 
 
-def ask(page: Page, question: str):
-    turns = page.locator("#pq-chat .pq-turn")
-    before = turns.count()
-    box = page.get_by_placeholder("Ask about the policy")
-    box.fill(question)
-    box.press("Enter")
-    expect(turns).to_have_count(before + 1)
-    return turns.nth(before)
+def ask_and_open(page: Page, choice: str, version: str, years: int) -> None:
+    """Ask QUESTION of the version `choice` picks; its first quote gives `years` from `version`, and opens it."""
+    choose(page, "#pq-version", choice)
+    turn = ask(page, QUESTION)
+    expect(turn.locator(".pq-quote").first).to_contain_text(f"Retention period: {years} years")
+    expect(turn.locator(".pq-source").first).to_contain_text(f"(version of {version})")
+    turn.locator(".pq-source[data-cite='1']").click()
+    expect(page.locator("#pq-viewer h3")).to_have_text(f"LEJE Privacy Policy (version of {version})")
 
 
 def test_the_chat_answers_from_the_chosen_version_and_opens_it(page):
     choose(page, "#pq-policy", "LEJE Privacy Policy")
-    choose(page, "#pq-version", "In force on 2019-01-01")
-    turn = ask(page, QUESTION)
-    expect(turn.locator(".pq-quote").first).to_contain_text("Retention period: 5 years")
-    expect(turn.locator(".pq-source").first).to_contain_text("(version of 2019-01-01)")
-    turn.locator(".pq-source[data-cite='1']").click()
-    expect(page.locator("#pq-viewer h3")).to_have_text("LEJE Privacy Policy (version of 2019-01-01)")
+    ask_and_open(page, "In force on 2019-01-01", "2019-01-01", 5)
     expect(page.locator("#pq-viewer mark.pq-hit")).to_contain_text("Retention period: 5 years")
     expect(page.locator("#pq-viewer .pq-doc")).to_contain_text("Records of consumer complaints or dispute handling")
     shot(page, "versions-chat-as-of")
 
-    choose(page, "#pq-version", "Latest version")
-    latest = ask(page, QUESTION)
-    expect(latest.locator(".pq-quote").first).to_contain_text("Retention period: 7 years")
-    expect(latest.locator(".pq-source").first).to_contain_text("(version of 2021-06-01)")
-    latest.locator(".pq-source[data-cite='1']").click()
-    expect(page.locator("#pq-viewer h3")).to_have_text("LEJE Privacy Policy (version of 2021-06-01)")
+    ask_and_open(page, "Latest version", "2021-06-01", 7)
     expect(page.locator("#pq-viewer .pq-doc")).not_to_contain_text("Records of consumer complaints")
 
 
