@@ -98,7 +98,7 @@ def index(corpus: Path | None, index: Path | None, rollback: bool = False) -> No
 @cli.command()
 @click.argument("question", required=False)
 @_path_option("index", "--index")
-@click.option("--policy", help="Answer from this policy only (its id, the file stem).")
+@click.option("--policy", help="Answer from this policy only (its id: the file stem, less any @YYYY-MM-DD).")
 @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Answer from the policy versions in force on this date [default: the latest].")
 @click.option("--top-k", type=click.IntRange(1, 20), default=None, help="Citations at most [default: 3].")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")

@@ -23,7 +23,8 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("corpus", "corpus", "Folder of policy files (.md, .txt, .html); a policy's id is its file stem."),
+    Setting("corpus", "corpus", "Folder of policy files (.md, .txt, .html); a policy's id is its file stem, "
+                                "ID@YYYY-MM-DD its version from that date."),
     Setting("index", "index", "Folder holding the built index generations."),
     Setting("feedback_db", "feedback.db", "SQLite file for thumbs up/down feedback."),
     Setting("model", "", "Sentence-transformers model folder or name; empty means the bundled all-MiniLM-L6-v2."),
