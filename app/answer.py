@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import search, settings, topics, vocabulary
+from . import search, settings, topics, versions, vocabulary
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Answer, Citation, Clause, Policy
@@ -109,45 +109,51 @@ class Assessment:
     vector: np.ndarray
     hits: list[search.Hit]
     confidence: float
+    as_of: str | None = None  # the date whose policy versions answer; None: the latest
 
 
 def assess(index: Index, embedder: Embedder, question: str, policy: str | None = None,
-           history: list[Turn] | None = None, k: int = 10) -> Assessment:
+           history: list[Turn] | None = None, k: int = 10, as_of: str | None = None) -> Assessment:
     history = history or []
     question = clean_question(question)
     scope = resolve_policy(index, question, policy, history)
+    documents = versions.scope(index, scope, as_of)
     query = search.without_names(index, query_text(question, history))
     vector = search.query_vector(embedder, query)
-    hits = search.retrieve(index, embedder, query, scope, k=k, vector=vector)
+    hits = search.retrieve(index, embedder, query, documents, k=k, vector=vector)
     confidence = max((h.support for h in hits), default=float("-inf"))
-    covered = index.manifest.get("topic_coverage", {}).get(scope) if scope else None
+    covered = index.manifest.get("topic_coverage", {}).get(documents[0]) if scope else None
     if covered:
         confidence -= ABSENT_PENALTY * topics.uncovered(topics.model().probabilities(vector)[0], covered)
-    if scope and vocabulary.unmentioned(query, index.policies[scope].text):
+    if scope and vocabulary.unmentioned(query, index.documents[documents[0]].text):
         confidence -= UNMENTIONED_PENALTY
-    return Assessment(question, scope, query, vector, hits, confidence)
+    return Assessment(question, scope, query, vector, hits, confidence, as_of)
 
 
 def ask(index: Index, embedder: Embedder, question: str, policy: str | None = None,
-        history: list[Turn] | None = None, top_k: int = 3, threshold: float | None = None) -> Answer:
+        history: list[Turn] | None = None, top_k: int = 3, threshold: float | None = None,
+        as_of: str | None = None) -> Answer:
+    from . import changes  # here, not above: changes.py quotes with this module's helpers
+
     if top_k < 1 or top_k > 20:
         raise PolicyQAError(f"top_k is {top_k}; choose between 1 and 20.")
-    return respond(index, assess(index, embedder, question, policy, history, k=max(10, top_k * 3)), top_k, threshold)
+    found = assess(index, embedder, question, policy, history, k=max(10, top_k * 3), as_of=as_of)
+    return changes.answer(index, embedder, found, top_k) or respond(index, found, top_k, threshold)
 
 
 def respond(index: Index, found: Assessment, top_k: int = 3, threshold: float | None = None) -> Answer:
     """Quote and cite what the assessment found, or decline when it is not sure enough."""
     threshold = calibration()["threshold"] if threshold is None else threshold
     if found.confidence < threshold:
-        return decline(index, found.question, found.scope)
+        return decline(index, found.question, found.scope, found.as_of)
     chosen = [h for h in found.hits[:top_k] if h.support >= threshold - CITE_MARGIN] or found.hits[:1]
-    citations = [_cite(index.policies[h.clause.policy], h.clause, excerpt(index, h.row, found.query, found.vector), h.score)
-                 for h in chosen]
+    citations = [cite(index.documents[h.clause.document], h.clause, excerpt(index, h.row, found.query, found.vector),
+                      h.score) for h in chosen]
     return Answer(question=found.question, answered=True, answer=compose(index, citations, found.scope),
-                  citations=citations, policy=found.scope)
+                  citations=citations, policy=found.scope, as_of=found.as_of)
 
 
-def decline(index: Index, question: str, scope: str | None) -> Answer:
+def decline(index: Index, question: str, scope: str | None, as_of: str | None = None) -> Answer:
     if scope:
         policy = index.policies[scope]
         text = f"The {policy.title} does not say anything about this."
@@ -155,7 +161,7 @@ def decline(index: Index, question: str, scope: str | None) -> Answer:
             text += f" For questions it does not answer, it names this contact: {', '.join(policy.contact)}."
     else:
         text = "None of the policies says anything about this. Pick a policy to see who to contact about it."
-    return Answer(question=question, answered=False, answer=text, citations=[], policy=scope)
+    return Answer(question=question, answered=False, answer=text, citations=[], policy=scope, as_of=as_of)
 
 
 def compose(index: Index, citations: list[Citation], scope: str | None) -> str:
@@ -172,12 +178,13 @@ def compose(index: Index, citations: list[Citation], scope: str | None) -> str:
     return "\n\n".join(lines)
 
 
-def _cite(policy: Policy, clause: Clause, span: tuple[int, int], score: float) -> Citation:
+def cite(policy: Policy, clause: Clause, span: tuple[int, int], score: float) -> Citation:
+    """Quote sentences [a, b) of `clause` of the policy version `policy`, with offsets into its file."""
     first, last = clause.sentences[span[0]], clause.sentences[span[1] - 1]
     quote = "\n".join(line.strip() for line in policy.text[first.clean_start:last.clean_end].split("\n\n"))
     return Citation(policy=policy.id, title=policy.title, section=clause.section, quote=quote, start=first.start,
                     end=last.end, score=round(score, 4), clause=clause.number,
-                    url=policy.source_url)
+                    url=policy.source_url, version=policy.version)
 
 
 def excerpt(index: Index, row: int, query: str, vector: np.ndarray) -> tuple[int, int]:

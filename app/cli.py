@@ -86,8 +86,9 @@ def index(corpus: Path | None, index: Path | None, rollback: bool = False) -> No
     report = store.build(corpus, index, embedder.get(), _progress_bars())
     for name, reason in report.skipped.items():
         click.echo(f"skipped {name}: {reason}", err=True)
+    versions = f" ({report.versions} versions)" if report.versions != report.policies else ""
     click.echo(
-        f"Indexed {report.policies} policies, {report.clauses} clauses into {index / report.generation} "
+        f"Indexed {report.policies} policies{versions}, {report.clauses} clauses into {index / report.generation} "
         f"in {report.seconds:.1f}s: embedded {report.embedded} texts, reused {report.reused}; "
         f"added {len(report.added)}, changed {len(report.changed)}, removed {len(report.removed)}, "
         f"skipped {len(report.skipped)}."
@@ -97,12 +98,15 @@ def index(corpus: Path | None, index: Path | None, rollback: bool = False) -> No
 @cli.command()
 @click.argument("question", required=False)
 @_path_option("index", "--index")
-@click.option("--policy", help="Answer from this policy only (its id, the file stem).")
+@click.option("--policy", help="Answer from this policy only (its id: the file stem, less any @YYYY-MM-DD).")
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Answer from the policy versions in force on this date [default: the latest].")
 @click.option("--top-k", type=click.IntRange(1, 20), default=None, help="Citations at most [default: 3].")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
-@click.option("--batch", type=click.File("r", encoding="utf-8"), help='JSONL of {"id", "question", "policy"?}; one answer per line.')
+@click.option("--batch", type=click.File("r", encoding="utf-8"),
+              help='JSONL of {"id", "question", "policy"?, "as_of"?}; one answer per line.')
 @_friendly
-def ask(question: str | None, index: Path | None, policy: str | None, top_k: int | None, as_json: bool, batch) -> None:
+def ask(question: str | None, index: Path | None, policy: str | None, as_of: str | None, top_k: int | None,
+        as_json: bool, batch) -> None:
     """Answer QUESTION with quotes from the policies."""
     from . import answer, embedder, store
 
@@ -112,7 +116,7 @@ def ask(question: str | None, index: Path | None, policy: str | None, top_k: int
     model = embedder.get()
     loaded = store.load(index or settings.path("index"), embedder=model)
     if batch is None:
-        result = answer.ask(loaded, model, question, policy=policy, top_k=top_k)
+        result = answer.ask(loaded, model, question, policy=policy, top_k=top_k, as_of=as_of)
         click.echo(json.dumps(result.to_json(), ensure_ascii=False) if as_json else _render(result))
         return
     for number, line in enumerate(batch, 1):
@@ -120,7 +124,8 @@ def ask(question: str | None, index: Path | None, policy: str | None, top_k: int
             continue
         try:
             item = json.loads(line)
-            result = answer.ask(loaded, model, item["question"], policy=item.get("policy") or policy, top_k=top_k)
+            result = answer.ask(loaded, model, item["question"], policy=item.get("policy") or policy, top_k=top_k,
+                                as_of=item.get("as_of") or as_of)
             result.id = item.get("id")
             click.echo(json.dumps(result.to_json(), ensure_ascii=False))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -132,8 +137,33 @@ def ask(question: str | None, index: Path | None, policy: str | None, top_k: int
 def _render(result) -> str:
     lines = [result.answer, ""]
     for n, c in enumerate(result.citations, 1):
-        lines.append(f"[{n}] {c.title} — {c.section or '(opening)'} — chars {c.start}-{c.end} — score {c.score:.2f}")
+        version = f" (version {c.version})" if c.version else ""
+        lines.append(f"[{n}] {c.title}{version} — {c.section or '(opening)'} — chars {c.start}-{c.end} — score {c.score:.2f}")
     return "\n".join(lines).rstrip()
+
+
+@cli.command()
+@click.argument("policy")
+@_path_option("index", "--index")
+@click.option("--from", "since", metavar="YYYY-MM-DD", help="The older version [default: the one before --to].")
+@click.option("--to", "until", metavar="YYYY-MM-DD", help="The newer version [default: the latest].")
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+@_friendly
+def changes(policy: str, index: Path | None, since: str | None, until: str | None, as_json: bool) -> None:
+    """List what changed, clause by clause, between two versions of POLICY (default: its two latest)."""
+    from . import changes as diffs, store
+
+    diff = diffs.between(store.load(index or settings.path("index")), policy, since, until)
+    if as_json:
+        click.echo(json.dumps(diff.to_json(), ensure_ascii=False))
+        return
+    click.echo(f"{diff.new.title}: {len(diff.changes)} changes from {diff.old.version} to {diff.new.version}")
+    for change in diff.changes:
+        click.echo(f"\n{change.kind.upper()} — {change.section or '(opening)'}")
+        if change.before:
+            click.echo(f"  before: {' '.join(change.before.text.split())}")
+        if change.after:
+            click.echo(f"  after:  {' '.join(change.after.text.split())}")
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -39,7 +40,36 @@ class Block:
 
 
 def policy_id(path: Path) -> str:
-    return path.stem.lower()
+    """The policy a file holds: its stem, less any '@YYYY-MM-DD' version date."""
+    return path.stem.lower().partition("@")[0]
+
+
+def parse_date(text: object, what: str) -> str:
+    """`text` as an ISO date (YYYY-MM-DD), or a one-line error naming `what` it came from."""
+    if isinstance(text, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            return date.fromisoformat(text).isoformat()
+        except ValueError:
+            pass
+    raise PolicyQAError(f"{what} {str(text)[:40]!r} is not a date; write it as YYYY-MM-DD, e.g. 2021-06-01.")
+
+
+def named_version(path: Path) -> str | None:
+    """The date in a version's file name (`leje@2021-06-01.md`: in force from 2021-06-01), None for a plain name."""
+    stem = path.stem.lower()
+    if "@" not in stem:
+        return None
+    return parse_date(stem.partition("@")[2], f"{path.name}: the version date")
+
+
+def document_key(policy: str, version: str | None) -> str:
+    """How the index names one version of a policy: 'leje@2021-06-01', or 'leje' for an undated single version."""
+    return f"{policy}@{version}" if version else policy
+
+
+def file_key(path: Path, source: str) -> str:
+    """The document key of a policy file: its named version, else the date the document states."""
+    return document_key(policy_id(path), named_version(path) or stated_date(source))
 
 
 def corpus_files(corpus: Path) -> list[Path]:
@@ -77,13 +107,16 @@ def load(path: Path) -> tuple[Policy, list[Block]]:
     source = read_source(path)
     pid = policy_id(path)
     if not POLICY_ID.match(pid):
-        raise PolicyQAError(f"{path.name}: a policy file's name must be lower-case letters, digits, '-' or '_'; rename it.")
+        raise PolicyQAError(f"{path.name}: a policy file's name must be lower-case letters, digits, '-' or '_', "
+                            "then optionally @YYYY-MM-DD for a version; rename it.")
+    version = named_version(path)
     is_html = path.suffix.lower() in (".html", ".htm")
     blocks = _html_blocks(source) if is_html else _markdown_blocks(source)
     blocks = _drop_repeated_runs(_inline_structure(_drop_chrome(blocks)))
     if not blocks:
         raise PolicyQAError(f"{path} has no policy text left after cleaning; check that it is the policy page.")
     policy = _describe(pid, source, blocks)
+    policy.version = version or stated_date(source)
     return policy, blocks
 
 
@@ -99,6 +132,31 @@ _CANONICAL = re.compile(r"<link[^>]+rel=[\"']canonical[\"'][^>]*href=[\"']([^\"'
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.I)
 _PHONE = re.compile(r"(?:phone|tel|telephone|contact number|call)\s*[:.]?\s*(\+?\d[\d\s().-]{6,}\d)", re.I)
 _OFFICER = re.compile(r"(?i:manager|officer)[^.:]{0,40}?\bName\s*:\s*([A-Z][\w.' -]{2,40}?)\s+(?=(?i:contact|phone|tel|e-?mail)\b)")
+
+
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_STATED = re.compile(
+    r"(?:effective|last\s+(?:updated|modified|revised|amended)|date\s+of\s+enforcement|enforcement\s+date)"
+    r"(?:\s+(?:date|as\s+of|on|from))?[\s*_:|,-]{0,6}"
+    rf"(?P<date>\d{{4}}-\d{{2}}-\d{{2}}|\d{{4}}\.\s?\d{{1,2}}\.\s?\d{{1,2}}|(?:{_MONTHS})\s+\d{{1,2}},?\s+\d{{4}}"
+    rf"|\d{{1,2}}\s+(?:{_MONTHS}),?\s+\d{{4}})",
+    re.I,
+)
+_DATE_FORMATS = ("%Y-%m-%d", "%Y.%m.%d", "%B %d %Y", "%d %B %Y")
+
+
+def stated_date(source: str) -> str | None:
+    """The date a document says it took effect ("Effective date: June 1, 2021", "Last updated 2021-06-01",
+    "Date of Enforcement: December 1, 2011"), else the date its archive banner gives, else None."""
+    for found in _STATED.finditer(source):
+        text = re.sub(r"\s+", " ", found["date"].replace(",", " ").replace(". ", ".")).strip()
+        for pattern in _DATE_FORMATS:
+            try:
+                return datetime.strptime(text, pattern).date().isoformat()
+            except ValueError:
+                continue
+    banner = _BANNER.search(source)
+    return banner["date"] if banner else None
 
 
 def _describe(pid: str, source: str, blocks: list[Block]) -> Policy:

@@ -29,10 +29,16 @@ class Clause:
     end: int
     sentences: tuple[Sentence, ...]
     topic: str = "other"
+    version: str | None = None  # the policy version it belongs to (the date it came into force), when dated
+
+    @property
+    def document(self) -> str:
+        """The key of its policy version in the index: 'leje@2021-06-01', or 'leje' when undated."""
+        return f"{self.policy}@{self.version}" if self.version else self.policy
 
     @property
     def key(self) -> str:
-        return f"{self.policy}#{self.number}"
+        return f"{self.document}#{self.number}"
 
     def sentence_texts(self) -> list[str]:
         return [self.text[s.clean_start - self.clean_start:s.clean_end - self.clean_start] for s in self.sentences]
@@ -61,6 +67,12 @@ class Policy:
     text: str = ""  # the clean text shown to readers
     offsets: list[int] = field(default_factory=list)  # clean char i came from source char offsets[i]
     source_text: str = ""
+    version: str | None = None  # the date this version came into force (file name or stated date), when known
+
+    @property
+    def key(self) -> str:
+        """This version's key in the index: 'leje@2021-06-01', or 'leje' when undated."""
+        return f"{self.id}@{self.version}" if self.version else self.id
 
     def meta(self) -> dict:
         return {
@@ -72,6 +84,7 @@ class Policy:
             "archived": self.archived,
             "contact": self.contact,
             "checksum": self.checksum,
+            "version": self.version,
         }
 
 
@@ -84,8 +97,9 @@ class Citation:
     start: int
     end: int
     score: float
-    clause: int  # the clause's number within its policy
+    clause: int  # the clause's number within its policy version
     url: str | None = None
+    version: str | None = None  # the policy version quoted (offsets are into its file); None when undated
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -99,10 +113,11 @@ class Answer:
     citations: list[Citation]
     policy: str | None = None  # the policy the question was scoped to, if any
     id: object = None
+    as_of: str | None = None  # the date whose versions answered; None: the latest
 
     def to_json(self) -> dict:
         data = {"question": self.question, "answered": self.answered, "answer": self.answer,
-                "policy": self.policy, "citations": [c.to_json() for c in self.citations]}
+                "policy": self.policy, "as_of": self.as_of, "citations": [c.to_json() for c in self.citations]}
         if self.id is not None:
             data = {"id": self.id, **data}
         return data

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 from urllib.parse import urlparse
 
 import numpy as np
 
-from . import adapter, topics, vectors as vector_index, vocabulary
+from . import adapter, topics, vectors as vector_index, versions, vocabulary
 from .embedder import Embedder
 from .records import Clause
 from .store import Index
@@ -51,21 +52,24 @@ def aimed(vector: np.ndarray) -> np.ndarray:
     return vector if fitted is None else fitted.apply(vector)
 
 
-def retrieve(index: Index, embedder: Embedder, query: str, policy: str | None = None, k: int = 10,
+def retrieve(index: Index, embedder: Embedder, query: str, policy: str | Sequence[str] | None = None, k: int = 10,
              vector: np.ndarray | None = None) -> list[Hit]:
     """The k best clauses: each clause's cosine (with the adapted question) is the best of its own and its
-    sentences'. Topics read the question as the model encoded it: the topic model was fitted on those."""
-    lo, hi = index.ranges[policy] if policy else (0, len(index.clauses))
+    sentences'. Topics read the question as the model encoded it: the topic model was fitted on those.
+    `policy` is a policy id or document key, or a list of document keys; None searches the latest
+    version of every policy."""
+    scope = versions.rows(index, policy)
     vector = query_vector(embedder, query) if vector is None else vector
     aim = aimed(vector)
-    dense = vector_index.search(index.vectors, aim, lo, hi, max(k, DENSE_CANDIDATES))
-    s_lo, s_hi = index.sentence_ranges.get(policy, (0, 0)) if policy else (0, index.sentence_vectors.ntotal)
-    for row, cosine in vector_index.search(index.sentence_vectors, aim, s_lo, s_hi, 2 * DENSE_CANDIDATES).items():
+    dense = vector_index.search_spans(index.vectors, aim, scope.clauses, max(k, DENSE_CANDIDATES))
+    for row, cosine in vector_index.search_spans(index.sentence_vectors, aim, scope.sentences,
+                                                 2 * DENSE_CANDIDATES).items():
         clause_row = int(index.sentence_rows[row, 0])
         dense[clause_row] = max(dense.get(clause_row, -1.0), cosine)
     tokens = tokenize(vocabulary.expand(query))
-    lexical = index.lexical.get_scores(tokens)[lo:hi] if tokens else np.zeros(hi - lo, dtype=np.float32)
-    rows = sorted(set(dense) | {lo + int(i) for i in _top(lexical, max(k, DENSE_CANDIDATES)) if lexical[i] > 0})
+    scores = index.lexical.get_scores(tokens) if tokens else np.zeros(len(index.clauses), dtype=np.float32)
+    lexical, in_scope = scope.take(scores), scope.clause_rows()
+    rows = sorted(set(dense) | {int(in_scope[i]) for i in _top(lexical, max(k, DENSE_CANDIDATES)) if lexical[i] > 0})
     if not rows:
         return []
     stored = index.vectors.reconstruct_batch(np.array(rows, dtype=np.int64))
@@ -77,7 +81,7 @@ def retrieve(index: Index, embedder: Embedder, query: str, policy: str | None = 
     label_weight, whole_weight, sentence_weight = RANK_TOPIC_WEIGHTS
     hits = []
     for r, cosine, agree_whole, agree_sentence in zip(rows, plain, whole.tolist(), best_sentence.tolist()):
-        lex = float(lexical[r - lo])
+        lex = float(scores[r])
         lexical_part = LEXICAL_WEIGHT * lex / (lex + LEXICAL_HALF)
         agree = float(question_topics[topics.NAMES.index(index.clauses[r].topic)])
         lead = LEAD_BONUS if _opens_section(index, r) else 0.0

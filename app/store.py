@@ -6,6 +6,8 @@
       gen-<time>-<id>/      one complete build: vectors.faiss (a row per clause), sentences.faiss and
                             sentences.npy (a row per sentence of a multi-sentence clause -> [clause row,
                             sentence number]), clauses.jsonl, policies.json, bm25/,
+                            (each policy version a document of its own, keyed 'leje@2021-06-01'; the latest
+                            version of every policy first, so searching them all is one range of rows)
                             manifest.json (written last: checksums of the rest, canary queries, its own checksum)
       .tmp-*                a build or pointer not finished; never loaded, deleted by the next build
       .build.lock           held while a build or roll-back runs
@@ -49,7 +51,7 @@ from .tokens import search_text, tokenize
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
-FORMAT = 2  # bump when the files' layout or the clause splitter changes meaning
+FORMAT = 3  # bump when the files' layout or the clause splitter changes meaning
 CURRENT = "CURRENT"
 PREVIOUS = "PREVIOUS"
 MANIFEST = "manifest.json"
@@ -71,15 +73,18 @@ class Index:
 
     path: Path
     manifest: dict
-    policies: dict[str, Policy]
+    documents: dict[str, Policy]  # every policy version by its key ('leje@2021-06-01', or 'leje' when undated)
     clauses: list[Clause]
     vectors: faiss.Index
     lexical: bm25s.BM25
     sentence_vectors: faiss.Index
     sentence_rows: np.ndarray  # sentence row -> (clause row, sentence number)
-    ranges: dict[str, tuple[int, int]] = field(default_factory=dict)  # policy -> clause rows [a, b)
-    sentence_ranges: dict[str, tuple[int, int]] = field(default_factory=dict)  # policy -> sentence rows [a, b)
+    # clause rows [a, b) of each document, and of each policy id: its latest version's
+    ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
+    sentence_ranges: dict[str, tuple[int, int]] = field(default_factory=dict)  # the same, of sentence rows
     first_sentence: dict[int, int] = field(default_factory=dict)  # clause row -> its first sentence row
+    policies: dict[str, Policy] = field(default_factory=dict)  # policy id -> its latest version
+    versions: dict[str, list[Policy]] = field(default_factory=dict)  # policy id -> its versions, oldest first
 
     @property
     def generation(self) -> str:
@@ -98,6 +103,7 @@ class BuildReport:
     removed: list[str]
     skipped: dict[str, str]  # file -> reason
     seconds: float
+    versions: int = 0  # policy versions indexed (as many as policies when none has two)
 
 
 def clause_text_for_search(clause: Clause) -> str:
@@ -139,7 +145,7 @@ def build(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progress 
         if not clause_rows:
             why = f" ({len(skipped)} skipped, e.g. {next(iter(skipped.values()))})" if skipped else ""
             raise PolicyQAError(f"No readable policy files in {corpus}{why}; add .md, .txt or .html files.")
-        old = previous.policies if previous else {}
+        old = previous.documents if previous else {}
         added = sorted(set(policies) - set(old))
         removed = sorted(set(old) - set(policies))
         changed = sorted(p for p in policies if p in old and old[p].checksum != policies[p].checksum)
@@ -163,8 +169,8 @@ def build(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progress 
         _checkpoint("pruning")
         _prune(index_dir, keep={generation, serving or ""})
     reused = sum(_text_key(t) in cache for t in texts + sentence_texts)
-    report = BuildReport(generation, len(policies), len(clause_rows), embedded, reused, added, changed, removed, skipped,
-                         time.monotonic() - began)
+    report = BuildReport(generation, len({p.id for p in policies.values()}), len(clause_rows), embedded, reused, added,
+                         changed, removed, skipped, time.monotonic() - began, len(policies))
     log.info("built %s: %d policies, %d clauses, %d embedded", generation, report.policies, report.clauses, embedded)
     return report
 
@@ -191,35 +197,63 @@ def _corpus_entries(corpus: Path) -> list[Path]:
 
 
 def _load_corpus(corpus: Path, progress: Progress | None) -> tuple[dict, dict[str, str]]:
-    """Policy id -> (file name, Policy, blocks); file name -> why it was skipped."""
+    """Document key -> (file name, Policy, blocks); file name -> why it was skipped."""
     entries = _corpus_entries(corpus)
     loaded, skipped = {}, {}
+    plain: dict[str, str] = {}  # policy id -> its file without a version date in the name
     for done, path in enumerate(entries, 1):
         if progress:
             progress("reading", done, len(entries))
-        pid = documents.policy_id(path)
-        if pid in loaded:
-            skipped[path.name] = f"same policy id as {loaded[pid][0]}; rename or remove one of them"
+        pid, named = documents.policy_id(path), "@" in path.stem
+        if not named and pid in plain:
+            skipped[path.name] = f"same policy id as {plain[pid]}; rename or remove one of them"
             continue
         try:
-            loaded[pid] = (path.name, *documents.load(path))
+            policy, blocks = documents.load(path)
         except PolicyQAError as exc:
             skipped[path.name] = str(exc)
             log.warning("skipped %s", exc)
+            continue
+        if policy.key in loaded:
+            skipped[path.name] = (f"same policy version ({policy.version}) as {loaded[policy.key][0]}; "
+                                  "rename or remove one of them")
+            continue
+        loaded[policy.key] = (path.name, policy, blocks)
+        if not named:
+            plain[pid] = path.name
+    for key, (name, policy, _) in list(loaded.items()):
+        dated = sorted(n for n, p, _ in loaded.values() if p.id == policy.id and p.version)
+        if policy.version is None and dated:
+            skipped[name] = (f"{name} states no date, and {policy.id} has dated versions ({', '.join(dated)}); "
+                             f"rename it {policy.id}@YYYY-MM-DD{Path(name).suffix} with the date it came into force")
+            del loaded[key]
     return loaded, skipped
 
 
 def _split(loaded: dict, skipped: dict[str, str]) -> tuple[dict[str, Policy], list[Clause]]:
-    policies, rows = {}, []
-    for pid in sorted(loaded):
-        name, policy, blocks = loaded[pid]
+    """Documents and their clauses, the latest version of each policy first (see the module's docstring)."""
+    split = {}
+    for key in sorted(loaded):
+        name, policy, blocks = loaded[key]
         clauses = clause_split.split(policy, blocks)
         if not clauses:  # only headings: nothing to quote, and search could not scope to it
             skipped[name] = f"{name} has headings but no text to quote; check that it is the policy page"
             continue
-        policies[pid] = policy
+        split[key] = (policy, [replace(c, version=policy.version) for c in clauses])
+    latest = set(_latest({key: policy for key, (policy, _) in split.items()}).values())
+    policies, rows = {}, []
+    for key in sorted(split, key=lambda key: (key not in latest, key)):
+        policies[key], clauses = split[key]
         rows.extend(clauses)
     return policies, rows
+
+
+def _latest(documents: dict[str, Policy]) -> dict[str, str]:
+    """Policy id -> the key of its latest version."""
+    latest: dict[str, str] = {}
+    for key, policy in sorted(documents.items(), key=lambda item: item[1].version or ""):
+        latest[policy.id] = key
+    return latest
 
 
 def _skipped_sums(corpus: Path, skipped: dict[str, str]) -> dict[str, str | None]:
@@ -274,10 +308,10 @@ def _embed(texts: list[str], cache: dict[str, np.ndarray], embedder: Embedder,
 
 def _topic_coverage(policies: dict[str, Policy], clauses: list[Clause], vectors: np.ndarray, sentence_rows: list,
                     sentence_vectors: np.ndarray) -> dict:
-    """Per policy, per topic: the best topic probability among its clauses and sentences."""
-    owner = np.array([c.policy for c in clauses] + [clauses[row].policy for row, _ in sentence_rows])
+    """Per document (policy version), per topic: the best topic probability among its clauses and sentences."""
+    owner = np.array([c.document for c in clauses] + [clauses[row].document for row, _ in sentence_rows])
     stacked = np.vstack([vectors, sentence_vectors.reshape(-1, vectors.shape[1])])
-    covered = {pid: topics.coverage(stacked[owner == pid]) for pid in dict.fromkeys(c.policy for c in clauses)}
+    covered = {key: topics.coverage(stacked[owner == key]) for key in dict.fromkeys(c.document for c in clauses)}
     for pid, policy in policies.items():
         if policy.contact and pid in covered:  # a policy that names its contact covers "contact"
             covered[pid][topics.NAMES.index("contact")] = 1.0
@@ -495,13 +529,20 @@ def load_generation(path: Path, index_dir: Path, expect_model: str | None = None
         raise PolicyQAError(f"{path / 'vectors.faiss'} does not match the model {embedder.name}: the canary query for "
                             f"clause row {missed[0]} no longer finds it; {fix}.")
     _check_sentences(path, vectors, sentence_vectors, sentence_rows, clauses, fix)
-    ranges = _ranges([clause.policy for clause in clauses])
-    sentence_ranges = _ranges([clauses[row].policy for row in sentence_rows[:, 0].tolist()])
+    ranges = _ranges([clause.document for clause in clauses])
+    sentence_ranges = _ranges([clauses[row].document for row in sentence_rows[:, 0].tolist()])
+    latest = _latest(policies)
+    for pid, key in latest.items():  # a policy id names its latest version
+        ranges[pid] = ranges[key]
+        sentence_ranges[pid] = sentence_ranges.get(key, (0, 0))
     first_sentence: dict[int, int] = {}
     for row, clause_row in enumerate(sentence_rows[:, 0].tolist()):
         first_sentence.setdefault(clause_row, row)
+    versions: dict[str, list[Policy]] = {}
+    for policy in sorted(policies.values(), key=lambda p: p.version or ""):
+        versions.setdefault(policy.id, []).append(policy)
     return Index(path, manifest, policies, clauses, vectors, lexical, sentence_vectors, sentence_rows, ranges,
-                 sentence_ranges, first_sentence)
+                 sentence_ranges, first_sentence, {pid: policies[key] for pid, key in sorted(latest.items())}, versions)
 
 
 def _ranges(owners: list[str]) -> dict[str, tuple[int, int]]:
@@ -584,12 +625,12 @@ def _check_shapes(path: Path, manifest: dict, vectors: faiss.Index, lexical: bm2
         raise PolicyQAError(f"{faiss_file} holds {vectors.ntotal} vectors for {len(clauses)} clauses; {fix}.")
     if lexical.scores.get("num_docs") != len(clauses):
         raise PolicyQAError(f"{path / 'bm25'} indexes {lexical.scores.get('num_docs')} clauses, not {len(clauses)}; {fix}.")
-    if {c.policy for c in clauses} != set(policies):
+    if {c.document for c in clauses} != set(policies):
         raise PolicyQAError(f"{path / 'clauses.jsonl'} and {path / 'policies.json'} disagree on the policies; {fix}.")
 
 
 def staleness(corpus: Path, index_dir: Path) -> dict[str, list[str]]:
-    """What differs between the corpus and the serving index: added, changed, removed policy ids."""
+    """What differs between the corpus and the serving index: added, changed, removed documents (policy versions)."""
     try:
         manifest = _read_manifest(current_generation(index_dir), "")
     except PolicyQAError:
@@ -597,15 +638,15 @@ def staleness(corpus: Path, index_dir: Path) -> dict[str, list[str]]:
     indexed, skipped = manifest.get("policies", {}), manifest.get("skipped", {})
     on_disk: dict[str, str] = {}
     for path in documents.corpus_files(corpus):
-        pid = documents.policy_id(path)
-        if pid in on_disk:
-            continue  # a second file with the same id: the build skips it too
         try:
-            checksum = _text_sum(documents.read_source(path))
+            source = documents.read_source(path)
+            key = documents.file_key(path, source)
         except PolicyQAError:
             continue
-        if skipped.get(path.name) != checksum:  # the build skipped this very file (e.g. a bad name)
-            on_disk[pid] = checksum
+        checksum = _text_sum(source)
+        if key in on_disk or skipped.get(path.name) == checksum:
+            continue  # a second file of the same version, or the very file the build skipped (e.g. a bad name)
+        on_disk[key] = checksum
     return {
         "added": sorted(set(on_disk) - set(indexed)),
         "changed": sorted(p for p in on_disk if p in indexed and indexed[p] != on_disk[p]),

@@ -72,6 +72,16 @@ def search(index: faiss.Index, vector: np.ndarray, lo: int, hi: int, k: int) -> 
         return found if len(found) == k else _probe(index, vector, lo, hi, k, index.nlist)
 
 
+def search_spans(index: faiss.Index, vector: np.ndarray, spans: list[tuple[int, int]], k: int) -> dict[int, float]:
+    """`search` over several ranges of rows [lo, hi): the k nearest rows within any of them, best first."""
+    if len(spans) == 1:
+        return search(index, vector, *spans[0], k)
+    found: dict[int, float] = {}
+    for lo, hi in spans:
+        found.update(search(index, vector, lo, hi, k))
+    return dict(sorted(found.items(), key=lambda item: -item[1])[:k])
+
+
 def _probe(index: faiss.IndexIVF, vector: np.ndarray, lo: int, hi: int, k: int, lists: int) -> dict[int, float]:
     """Search `lists` inverted lists; all of them is exact search (over float16 vectors)."""
     params = faiss.SearchParametersIVF(nprobe=min(lists, index.nlist), **_scope(index, lo, hi))

@@ -235,3 +235,33 @@ def redis():
 
     with redis_server() as server:
         yield server
+
+
+# ---------------------------------------------------------------- policy versions: a real dated corpus
+
+VERSIONS = ROOT / "tests" / "data" / "versions"  # leje@2019-01-01.md (the seed) and leje@2021-06-01.md (edited)
+
+
+@pytest.fixture(scope="session")
+def versioned(tmp_path_factory, model):
+    """An engine over LEJE's two dated versions and Clozette's single (archive-dated) one, its index real."""
+    from app.engine import Engine
+
+    base = tmp_path_factory.mktemp("versions")
+    (base / "corpus").mkdir()
+    for path in VERSIONS.glob("*.md"):
+        shutil.copyfile(path, base / "corpus" / path.name)
+    shutil.copyfile(ROOT / "corpus" / "clozette.md", base / "corpus" / "clozette.md")
+    engine = Engine(base / "corpus", base / "index", model)
+    engine.refresh()
+    return engine
+
+
+@pytest.fixture(scope="session")
+def versioned_server(versioned, tmp_path_factory):
+    """The real app over the versioned corpus, served on 127.0.0.1."""
+    from app.feedback import FeedbackStore
+    from app.web.server import create_app
+
+    with serving(create_app(versioned, FeedbackStore(tmp_path_factory.mktemp("vfeedback") / "feedback.db"))) as url:
+        yield url

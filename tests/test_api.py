@@ -131,7 +131,9 @@ def test_policies_are_listed_with_clause_counts(client, engine):
         first, last = index.ranges[p["id"]]
         assert p["clause_count"] == last - first > 0
         assert p["title"] == index.policies[p["id"]].title
-        assert set(p) == {"id", "title", "company", "source_url", "archive_url", "archived", "clause_count"}
+        assert set(p) == {"id", "title", "company", "source_url", "archive_url", "archived", "clause_count", "version",
+                          "versions"}
+        assert p["versions"] == ([p["version"]] if p["version"] else [])  # one version each; LEJE's states no date
 
 
 def test_policy_has_clean_text_and_clause_offsets(client, engine, isolated_paths):

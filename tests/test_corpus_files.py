@@ -100,7 +100,7 @@ def test_everything_else_is_indexed(bad_build, model):
     assert sorted(index.policies) == ["euckr", "herve-leger", "laneige", "latin1"]
     assert report.clauses == len(index.clauses)
     laneige = (bad_build["corpus"] / "laneige.md").read_text(encoding="utf-8")
-    assert index.manifest["policies"]["laneige"] == store._text_sum(laneige)  # the .md won, not the .txt
+    assert index.manifest["policies"][index.policies["laneige"].key] == store._text_sum(laneige)  # the .md won
 
 
 @pytest.mark.parametrize(("pid", "words"), [("latin1", ["confidentialité", "données", "réglementation européenne"]),
@@ -173,7 +173,7 @@ def test_editing_one_policy_embeds_only_its_changed_clauses(seed_copy, model):
     report = store.build(corpus, index_dir, model)
     new = store.load(index_dir)
     fresh = set(search_texts(new)) - set(search_texts(old))
-    assert report.changed == ["herve-leger"] and report.added == report.removed == []
+    assert report.changed == [new.policies["herve-leger"].key] and report.added == report.removed == []
     assert len(fresh) == 1 and "FedEx" in fresh.pop()
     assert report.embedded == len(new_texts(old, new)) < report.clauses
     assert search_texts(new, "laneige") == search_texts(old, "laneige")
@@ -181,10 +181,11 @@ def test_editing_one_policy_embeds_only_its_changed_clauses(seed_copy, model):
 
 def test_removing_a_file_drops_its_policy(seed_copy, model):
     corpus, index_dir = seed_copy
+    old = store.load(index_dir)
     (corpus / "laneige.md").unlink()
     report = store.build(corpus, index_dir, model)
     index = store.load(index_dir, embedder=model)
-    assert report.removed == ["laneige"] and report.embedded == 0
+    assert report.removed == [old.policies["laneige"].key] and report.embedded == 0
     assert list(index.policies) == ["herve-leger"] and {c.policy for c in index.clauses} == {"herve-leger"}
 
 
@@ -242,7 +243,7 @@ def test_a_5mb_policy_is_indexed_with_exact_offsets(seed_copy, model):
     report = store.build(corpus, index_dir, model)
     index = store.load(index_dir, embedder=model)
     lo, hi = index.ranges["big-store"]
-    assert report.policies == 3 and report.skipped == {} and report.added == ["big-store"]
+    assert report.policies == 3 and report.skipped == {} and report.added == [index.policies["big-store"].key]
     assert hi - lo > 5000 and report.clauses == len(index.clauses)
     assert report.embedded == len(new_texts(old, index)) < 1000  # repeated clauses are embedded once
     source = documents.read_source(corpus / "big-store.md")

@@ -66,6 +66,19 @@ def test_scoped_search_returns_the_exact_best_rows_of_its_range(matrix, queries,
         assert np.allclose(list(found.values()), expected, atol=1e-4)  # cosines (of float16 copies), not distances
 
 
+@pytest.mark.parametrize("approximate", [False, True])
+def test_search_over_several_ranges_returns_the_exact_best_rows_of_them_all(matrix, queries, approximate, ivf):
+    """What a search of the policy versions in force on a date reads: ranges of rows apart from each other."""
+    index = ivf if approximate else vectors.build(matrix)
+    spans = [(1000, 1200), (5000, 5300), (19_900, 20_000)]
+    rows = np.concatenate([np.arange(lo, hi) for lo, hi in spans])
+    for query in queries[:20]:
+        found = vectors.search_spans(index, query[None], spans, 10)
+        assert list(found) == rows[np.argsort(-(matrix[rows] @ query), kind="stable")[:10]].tolist()
+        assert list(found.values()) == sorted(found.values(), reverse=True)
+    assert vectors.search_spans(index, queries[:1], [], 10) == {}
+
+
 def test_a_range_smaller_than_k_returns_all_its_rows(ivf, queries):
     assert sorted(vectors.search(ivf, queries[:1], 42, 45, 10)) == [42, 43, 44]
 

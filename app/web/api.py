@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import anyio
 import limits
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -33,12 +33,12 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import settings, store
+from .. import changes, settings, store, versions
 from ..answer import Turn, clean_question
 from ..engine import Engine
 from ..errors import PolicyQAError
 from ..feedback import MAX_TYPED_COMMENT, FeedbackStore, Rated
-from ..records import Answer
+from ..records import Answer, Policy
 from . import widget
 from .workers import Workers
 
@@ -77,6 +77,9 @@ class AskRequest(Strict):
     history: list[TurnIn] = Field(default_factory=list, max_length=20,
                                   description="Earlier turns, oldest first, so follow-ups are understood.")
     top_k: int | None = Field(None, ge=1, le=20, description="Citations at most; default POLICYQA_TOP_K.")
+    as_of: str | None = Field(None, max_length=40, description="Answer from the policy versions in force on this "
+                                                              "date (YYYY-MM-DD); default: the latest.",
+                              examples=["2020-03-01"])
 
 
 class CitationOut(BaseModel):
@@ -89,6 +92,8 @@ class CitationOut(BaseModel):
     score: float
     clause: int = Field(description="The clause's number within its policy.")
     url: str | None = Field(description="The policy's source URL, when known.")
+    version: str | None = Field(description="The policy version quoted (the date it came into force; offsets are "
+                                            "into that version's file); null for an undated policy.")
 
 
 class AnswerOut(BaseModel):
@@ -96,6 +101,7 @@ class AnswerOut(BaseModel):
     answered: bool = Field(description="False when no policy says anything about the question.")
     answer: str = Field(description="The quotes introduced and numbered [1], [2], ...; or why there is none.")
     policy: str | None = Field(description="The policy the question was scoped to, if any.")
+    as_of: str | None = Field(description="The date whose policy versions answered; null: the latest.")
     citations: list[CitationOut]
     ask_id: str | None = Field(description="Rate this answer by it at POST /api/feedback; null when the server "
                                            "keeps no feedback or could not log the question.")
@@ -119,10 +125,34 @@ class PolicyInfo(BaseModel):
     source_url: str | None
     archive_url: str | None
     archived: str | None = Field(description="ISO date the page was archived, when stated.")
+    version: str | None = Field(description="The date this version came into force (file name, or the effective "
+                                            "or archive date the policy states); null when unknown.")
 
 
 class PolicySummary(PolicyInfo):
     clause_count: int
+    versions: list[str] = Field(description="The dates of all its versions, oldest first (the last is this one).")
+
+
+class VersionOut(BaseModel):
+    version: str | None
+    title: str
+    archived: str | None
+    clause_count: int
+
+
+class ChangeOut(BaseModel):
+    kind: Literal["added", "removed", "changed"]
+    section: str
+    before: str | None = Field(description="The clause in the older version; null when added.")
+    after: str | None = Field(description="The clause in the newer version; null when removed.")
+
+
+class ChangesOut(BaseModel):
+    policy: str
+    from_: str = Field(alias="from", description="The older version.")
+    to: str = Field(description="The newer version.")
+    changes: list[ChangeOut]
 
 
 class Span(BaseModel):
@@ -410,7 +440,7 @@ async def ask(body: AskRequest, request: Request, engine: Annotated[Engine, Depe
     top_k = body.top_k or settings.get_int("top_k")
     workers: Workers = request.app.state.ask_workers
     try:
-        answer = await workers.run_async(engine.ask, body.question, body.policy, _turns(body.history), top_k)
+        answer = await workers.run_async(engine.ask, body.question, body.policy, _turns(body.history), top_k, body.as_of)
     except TimeoutError as exc:
         raise HTTPException(503, str(exc)) from None
     return {**answer.to_json(), "ask_id": await _logged(feedback, answer)}
@@ -437,18 +467,57 @@ async def rate(body: FeedbackIn, feedback: Annotated[FeedbackStore | None, Depen
 async def policies(engine: Annotated[Engine, Depends(_engine)]) -> list[dict]:
     """Every policy served, with its clause count."""
     index = _index(engine)
-    return [{**p.meta(), "clause_count": index.ranges[pid][1] - index.ranges[pid][0]}
+    return [{**p.meta(), "clause_count": _clause_count(index, p), "versions": versions.dates(index, pid)}
             for pid, p in sorted(index.policies.items())]
 
 
+def _clause_count(index: store.Index, version: Policy) -> int:
+    first, last = index.ranges[version.key]
+    return last - first
+
+
+def _version(index: store.Index, policy_id: str, version: str | None) -> Policy:
+    """The policy's version dated `version` (its latest when None); 404 for a version it does not have."""
+    _policy_in(index, policy_id)
+    if version is None:
+        return index.policies[policy_id]
+    try:
+        return versions.named(index, policy_id, version)
+    except PolicyQAError as exc:
+        raise HTTPException(404 if re.fullmatch(r"\d{4}-\d{2}-\d{2}", version) else 400, str(exc)) from None
+
+
 @router.get("/policies/{policy_id}", response_model=PolicyDetail, tags=["policies"])
-async def policy(policy_id: str, engine: Annotated[Engine, Depends(_engine)]) -> dict:
-    """One policy's clean text and its clauses, with offsets into the clean text and the source file."""
+async def policy(policy_id: str, engine: Annotated[Engine, Depends(_engine)], version: str | None = None) -> dict:
+    """One policy version's clean text and its clauses, with offsets into the clean text and the source file:
+    the latest, or `?version=YYYY-MM-DD` (the file citations with that `version` point into)."""
+    index = _index(engine)
+    chosen = _version(index, policy_id, version)
+    first, last = index.ranges[chosen.key]
+    return {**chosen.meta(), "text": chosen.text, "clauses": [c.to_json() for c in index.clauses[first:last]]}
+
+
+@router.get("/policies/{policy_id}/versions", response_model=list[VersionOut], tags=["policies"])
+async def policy_versions(policy_id: str, engine: Annotated[Engine, Depends(_engine)]) -> list[dict]:
+    """The versions of one policy, oldest first, each dated by when it came into force."""
     index = _index(engine)
     _policy_in(index, policy_id)
-    first, last = index.ranges[policy_id]
-    return {**index.policies[policy_id].meta(), "text": index.policies[policy_id].text,
-            "clauses": [c.to_json() for c in index.clauses[first:last]]}
+    return [{"version": v.version, "title": v.title, "archived": v.archived, "clause_count": _clause_count(index, v)}
+            for v in versions.of(index, policy_id)]
+
+
+@router.get("/policies/{policy_id}/changes", response_model=ChangesOut, tags=["policies"])
+async def policy_changes(policy_id: str, engine: Annotated[Engine, Depends(_engine)],
+                         since: Annotated[str | None, Query(alias="from", description="The older version.")] = None,
+                         until: Annotated[str | None, Query(alias="to", description="The newer version.")] = None
+                         ) -> dict:
+    """What changed, clause by clause, between two versions (default: the two latest); as `policyqa changes`."""
+    index = _index(engine)
+    for version in (since, until):
+        if version is not None:
+            _version(index, policy_id, version)
+    _policy_in(index, policy_id)
+    return changes.between(index, policy_id, since, until).to_json()
 
 
 @router.post("/admin/reindex", response_model=Reindexed, tags=["admin"], responses={401: {"model": ErrorOut}})

@@ -17,12 +17,13 @@ from urllib.parse import urlparse
 
 import gradio as gr
 
-from .. import answer as answers, search, settings
+from .. import answer as answers, changes as diffs, search, settings, versions
 from ..answer import Turn
 from ..embedder import Embedder
 from ..engine import Engine
 from ..errors import PolicyQAError
 from ..feedback import MAX_TYPED_COMMENT, FeedbackStore, Gap
+from ..documents import document_key
 from ..records import Answer, Citation, Clause, Policy
 from ..store import Index
 from ..text import plain
@@ -32,6 +33,7 @@ from .workers import Workers
 log = logging.getLogger(__name__)
 
 ALL = "*"  # the dropdown value for "all policies"
+LATEST = ""  # the version dropdown's value for "the latest version"
 HISTORY_TURNS = 6  # earlier exchanges passed to the engine as the conversation
 AGENT_RESULTS = 10
 
@@ -141,10 +143,14 @@ def render_answer(turn: int, answer: Answer) -> str:
     if answer.citations:
         sources = "".join(
             f'<li><button type="button" class="pq-source" data-turn="{turn}" data-cite="{n}">'
-            f'[{n}] {escape(c.title)} — {escape(c.section or "opening")}</button></li>'
+            f'[{n}] {escape(c.title)} — {escape(c.section or "opening")}{_version_note(c.version)}</button></li>'
             for n, c in enumerate(answer.citations, 1))
         parts.append(f'<ol class="pq-sources">{sources}</ol>')
     return "".join(parts)
+
+
+def _version_note(version: str | None) -> str:
+    return f" (version of {escape(version)})" if version else ""
 
 
 _THUMB = ('<svg viewBox="0 0 24 24" width="14" height="14" aria-hidden="true"{flip}><path fill="currentColor" '
@@ -176,12 +182,13 @@ def echoed(question: str) -> str:
 
 
 def ask(engine: Engine, feedback: FeedbackStore, workers: Workers, question: str, choice: str,
-        exchanges: list[Exchange]) -> list[Exchange]:
-    """Answer `question` in the conversation so far and log its outcome; errors become a chat line."""
+        exchanges: list[Exchange], version: str = LATEST) -> list[Exchange]:
+    """Answer `question` in the conversation so far, from the versions in force on `version` (a date; empty:
+    the latest), and log its outcome; errors become a chat line."""
     exchange = Exchange(question=echoed(question))
     try:
         result = workers.run(engine.ask, question or "", chosen(choice), history_of(exchanges),
-                             settings.get_int("top_k"))
+                             settings.get_int("top_k"), version or None)
         exchange.answer, exchange.question = result, result.question
     except (PolicyQAError, TimeoutError) as exc:
         exchange.error = str(exc)
@@ -248,10 +255,12 @@ def open_citation(engine: Engine, exchanges: list[Exchange], turn: object, n: ob
         index = engine.index
     except PolicyQAError as exc:
         return notice(str(exc), "error")
-    policy = index.policies.get(citation.policy)
+    key = document_key(citation.policy, citation.version)
+    policy = index.documents.get(key)
     if policy is None:
-        return notice(f"The {citation.title} is no longer among the indexed policies.", "error")
-    clause = clause_of(index, citation.policy, citation.clause)
+        return notice(f"The {citation.title}{_version_note(citation.version)} is no longer among the indexed policies.",
+                      "error")
+    clause = clause_of(index, key, citation.clause)
     span = locate(policy.text, citation.quote, (clause.clean_start, clause.clean_end) if clause else None)
     if span is None and clause is not None:
         span = (clause.clean_start, clause.clean_end)
@@ -282,7 +291,8 @@ def render_viewer(policy: Policy, citation: Citation, n: int, span: tuple[int, i
     links = f'<p class="pq-links">{links}</p>' if links else ""
     # data-opened changes on every click, so re-opening the same citation scrolls to it again
     return (f'<article class="pq-viewer" data-opened="{time.monotonic_ns()}">'
-            f'<header><h3>{escape(policy.title)}</h3><p class="pq-where">{escape(where)}</p>{links}</header>'
+            f'<header><h3>{escape(policy.title)}{_version_note(policy.version)}</h3>'
+            f'<p class="pq-where">{escape(where)}</p>{links}</header>'
             f'<div class="pq-doc" tabindex="0">{body}</div></article>')
 
 
@@ -363,6 +373,61 @@ def _compare_row(index: Index, engine: Engine, question: str, pid: str, top_k: i
         kind = "stated"
     return (f'<tr class="pq-{kind}" data-policy="{escape(pid)}">'
             f'<th scope="row">{escape(policy.title)}</th><td>{cell}</td></tr>')
+
+
+# ---------------------------------------------------------------- what changed between versions
+
+
+def version_choices(engine: Engine, choice: str | None) -> list[tuple[str, str]]:
+    """("Latest", "") and then the version dates of the chosen policy (of every policy for "all"), newest first;
+    only of policies with more than one version, where a date makes a difference."""
+    try:
+        index = engine.index
+        pids = [chosen(choice)] if chosen(choice) in index.versions else list(index.versions)
+        found = sorted({v.version for pid in pids if len(index.versions[pid]) > 1 for v in index.versions[pid]},
+                       reverse=True)
+    except PolicyQAError:
+        found = []
+    return [("Latest version", LATEST)] + [(f"In force on {d}", d) for d in found]
+
+
+def versioned_choices(engine: Engine) -> list[tuple[str, str]]:
+    """(title, id) of the policies that have more than one version."""
+    try:
+        many = {pid for pid, found in engine.index.versions.items() if len(found) > 1}
+    except PolicyQAError:
+        many = set()
+    return [(title, pid) for title, pid in policy_choices(engine, None) if pid in many]
+
+
+def show_changes(engine: Engine, policy: str | None, since: str | None, until: str | None) -> str:
+    """The Changes view: each changed clause of `policy` between two versions, differing words marked."""
+    if not policy:
+        return notice("Choose a policy with more than one version.")
+    try:
+        diff = diffs.between(engine.index, policy, since or None, until or None)
+    except PolicyQAError as exc:
+        return notice(str(exc), "error")
+    return render_changes(diff)
+
+
+def render_changes(diff: diffs.Diff) -> str:
+    head = (f'<p class="pq-changes-head">{escape(diff.new.title)}: {len(diff.changes)} changes from the version of '
+            f'{escape(diff.old.version or "")} to the version of {escape(diff.new.version or "")}.</p>')
+    return head + "".join(_render_change(change) for change in diff.changes)
+
+
+_CHANGE_LABELS = {"changed": "Changed", "added": "Added", "removed": "Removed"}
+_MARKS = {"added": "ins", "removed": "del"}
+
+
+def _render_change(change: diffs.Change) -> str:
+    before, after = (change.before.text if change.before else ""), (change.after.text if change.after else "")
+    words = "".join(escape(text) if kind == "same" else f'<{_MARKS[kind]} class="pq-{kind}">{escape(text)}</{_MARKS[kind]}>'
+                    for kind, text in diffs.word_diff(before, after))
+    return (f'<section class="pq-change pq-change-{change.kind}" data-kind="{change.kind}">'
+            f'<header><strong>{_CHANGE_LABELS[change.kind]}</strong> — {escape(change.section or "opening")}</header>'
+            f'<div class="pq-text">{words}</div></section>')
 
 
 # ---------------------------------------------------------------- support agents: gaps
@@ -449,6 +514,12 @@ CSS = """
 .pq-compare tbody th { width: 14rem; }
 .pq-not-stated { color: #b45309; }
 .pq-n { text-align: right; }
+.pq-change { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .6rem .8rem; margin: 0 0 .6rem; }
+.pq-change-added { border-left: 4px solid #16a34a; }
+.pq-change-removed { border-left: 4px solid #dc2626; }
+.pq-change-changed { border-left: 4px solid #d97706; }
+.pq-added { background: #bbf7d0; color: #14532d; text-decoration: underline; }
+.pq-removed { background: #fecaca; color: #7f1d1d; text-decoration: line-through; }
 """
 
 CHAT_JS = """
@@ -536,7 +607,11 @@ def build(engine: Engine, feedback: FeedbackStore, workers: Workers) -> gr.Block
             with gr.Tab("Ask", id="ask"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3):
-                        policy = gr.Dropdown(policy_choices(engine), value=ALL, label="Policy", elem_id="pq-policy")
+                        with gr.Row():
+                            policy = gr.Dropdown(policy_choices(engine), value=ALL, label="Policy", elem_id="pq-policy",
+                                                 scale=3)
+                            version = gr.Dropdown(version_choices(engine, ALL), value=LATEST, label="Version",
+                                                  elem_id="pq-version", scale=1)
                         examples = _html(render_examples(ALL), "pq-examples", EXAMPLES_JS)
                         transcript = _html(render_transcript([]), "pq-chat", CHAT_JS, max_height="65vh", autoscroll=True)
                         with gr.Row():
@@ -561,6 +636,18 @@ def build(engine: Engine, feedback: FeedbackStore, workers: Workers) -> gr.Block
                                           elem_id="pq-compare-question")
                     go = gr.Button("Compare", variant="primary", scale=1, elem_id="pq-compare-go")
                 table = _html("", "pq-compare")
+            with gr.Tab("Changes", id="changes"):
+                gr.Markdown("What changed between two versions of a policy, clause by clause: removed words "
+                            "struck through, added words underlined.")
+                with gr.Row():
+                    changed_policy = gr.Dropdown(versioned_choices(engine), value=None, label="Policy", scale=2,
+                                                 elem_id="pq-changes-policy")
+                    since = gr.Dropdown([], value=None, label="From version (default: the one before)", scale=1,
+                                        elem_id="pq-changes-from")
+                    until = gr.Dropdown([], value=None, label="To version (default: the latest)", scale=1,
+                                        elem_id="pq-changes-to")
+                compare_versions = gr.Button("Show changes", variant="primary", elem_id="pq-changes-go")
+                changed = _html("", "pq-changes")
             with gr.Tab("Agents: gaps", id="gaps"):
                 gr.Markdown("The questions customers ask most often that the policies decline or that customers "
                             "thumb down, similar wordings grouped: what the policies do not answer.")
@@ -569,15 +656,22 @@ def build(engine: Engine, feedback: FeedbackStore, workers: Workers) -> gr.Block
                     show = gr.Button("Show gaps", scale=1, elem_id="pq-show-gaps")
                 gaps = _html("", "pq-gaps")
 
-        def on_ask(text: str, choice: str, state: list[Exchange]) -> tuple[str, list[Exchange], str]:
-            state = ask(engine, feedback, workers, text, choice, state)
+        def on_ask(text: str, choice: str, when: str, state: list[Exchange]) -> tuple[str, list[Exchange], str]:
+            state = ask(engine, feedback, workers, text, choice, state, when)
             return render_transcript(state), state, ""
 
-        def on_example(choice: str, state: list[Exchange], evt: gr.EventData) -> tuple[str, list[Exchange]]:
+        def on_example(choice: str, when: str, state: list[Exchange], evt: gr.EventData) -> tuple[str, list[Exchange]]:
             n, shown = _event(evt, "n"), examples_for(choice)
             if isinstance(n, int) and 0 <= n < len(shown):
-                state = ask(engine, feedback, workers, shown[n], choice, state)
+                state = ask(engine, feedback, workers, shown[n], choice, state, when)
             return render_transcript(state), state
+
+        def on_policy(choice: str) -> tuple[str, gr.Dropdown]:
+            return render_examples(choice), gr.Dropdown(choices=version_choices(engine, choice), value=LATEST)
+
+        def on_changes_policy(choice: str | None) -> tuple[gr.Dropdown, gr.Dropdown]:
+            dates = [d for _, d in version_choices(engine, choice)[1:]] if choice else []
+            return gr.Dropdown(choices=dates, value=None), gr.Dropdown(choices=dates, value=None)
 
         def on_cite(state: list[Exchange], evt: gr.EventData) -> str:
             return open_citation(engine, state, _event(evt, "turn"), _event(evt, "n"))
@@ -586,19 +680,25 @@ def build(engine: Engine, feedback: FeedbackStore, workers: Workers) -> gr.Block
             state = rate(feedback, state, _event(evt, "turn"), _event(evt, "rating"), _event(evt, "comment"))
             return render_transcript(state), state
 
-        def on_load() -> tuple[gr.Dropdown, gr.Dropdown]:
-            return gr.Dropdown(choices=policy_choices(engine)), gr.Dropdown(choices=policy_choices(engine, None))
+        def on_load() -> tuple[gr.Dropdown, gr.Dropdown, gr.Dropdown, gr.Dropdown]:
+            return (gr.Dropdown(choices=policy_choices(engine)), gr.Dropdown(choices=policy_choices(engine, None)),
+                    gr.Dropdown(choices=version_choices(engine, ALL), value=LATEST),
+                    gr.Dropdown(choices=versioned_choices(engine)))
 
         # Every event that computes answers draws on one group, so the queue's concurrency limit bounds them
         # together (by default Gradio gives each function a limit of its own).
         answering = {"concurrency_id": "answers"}
         for submitted in (question.submit, send.click):
-            submitted(on_ask, [question, policy, exchanges], [transcript, exchanges, question], show_progress="minimal",
-                      **answering)
-        examples.example(on_example, [policy, exchanges], [transcript, exchanges], show_progress="minimal", **answering)
+            submitted(on_ask, [question, policy, version, exchanges], [transcript, exchanges, question],
+                      show_progress="minimal", **answering)
+        examples.example(on_example, [policy, version, exchanges], [transcript, exchanges], show_progress="minimal",
+                         **answering)
         transcript.cite(on_cite, [exchanges], [viewer], show_progress="hidden")
         transcript.rate(on_rate, [exchanges], [transcript, exchanges], show_progress="hidden")
-        policy.change(render_examples, [policy], [examples], show_progress="hidden")
+        policy.change(on_policy, [policy], [examples, version], show_progress="hidden")
+        changed_policy.change(on_changes_policy, [changed_policy], [since, until], show_progress="hidden")
+        compare_versions.click(lambda p, a, b: within(workers, show_changes, engine, p, a, b),
+                               [changed_policy, since, until], [changed], **answering)
         restart.click(lambda: ([], render_transcript([]), render_viewer_empty()), None, [exchanges, transcript, viewer])
         for submitted in (query.submit, find.click):
             submitted(lambda q, c, t: within(workers, search_clauses, engine, q, c, t), [query, chosen, topic], [hits],
@@ -607,5 +707,5 @@ def build(engine: Engine, feedback: FeedbackStore, workers: Workers) -> gr.Block
             submitted(lambda q: within(workers, compare, engine, q), [compared], [table], **answering)
         for submitted in (token.submit, show.click):
             submitted(lambda t: show_gaps(engine, feedback, t), [token], [gaps])
-        demo.load(on_load, None, [policy, chosen], show_progress="hidden")
+        demo.load(on_load, None, [policy, chosen, version, changed_policy], show_progress="hidden")
     return demo

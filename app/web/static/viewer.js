@@ -16,7 +16,8 @@
     document.title = policy.title;
     document.getElementById("title").textContent = policy.title;
     const meta = document.getElementById("meta");
-    meta.textContent = [policy.company, policy.archived && `archived ${policy.archived}`].filter(Boolean).join(" · ");
+    meta.textContent = [policy.company, policy.version && `version of ${policy.version}`,
+                        policy.archived && `archived ${policy.archived}`].filter(Boolean).join(" · ");
     if (policy.source_url && /^https?:\/\//i.test(policy.source_url)) {
       const a = document.createElement("a");
       a.href = policy.source_url;
@@ -40,7 +41,9 @@
     const status = document.getElementById("status");
     try {
       const id = decodeURIComponent(location.pathname.split("/").pop());
-      const response = await fetch(new URL(`policies/${encodeURIComponent(id)}`, API));
+      const url = new URL(`policies/${encodeURIComponent(id)}`, API);
+      if (params.get("version")) url.searchParams.set("version", params.get("version"));
+      const response = await fetch(url);
       const data = await response.json().catch(() => null);
       if (!response.ok) throw new Error(data?.error?.message || `The server answered ${response.status}.`);
       show(data);

@@ -19,12 +19,13 @@
     return node;
   };
   const webLink = (url) => typeof url === "string" && /^https?:\/\//i.test(url);
-  const viewerUrl = (id, start, end) => {
+  const viewerUrl = (id, start, end, version) => {
     const url = new URL(encodeURIComponent(id), VIEWER);
     if (start !== undefined) {
       url.searchParams.set("start", start);
       url.searchParams.set("end", end);
     }
+    if (version) url.searchParams.set("version", version);
     return url.href;
   };
   const link = (href, text) => {
@@ -55,11 +56,25 @@
     if (colour && CSS.supports("color", colour)) document.documentElement.style.setProperty("--accent", colour);
   }
 
+  // The versions to answer from, when the policy (or, without one, any policy) has more than one.
+  function showVersions(policies) {
+    const dates = policies.filter((p) => (!policy || p.id === policy) && p.versions.length > 1).flatMap((p) => p.versions);
+    const select = document.getElementById("version");
+    for (const date of [...new Set(dates)].sort().reverse()) {
+      const option = el("option", "", `the version in force on ${date}`);
+      option.value = date;
+      select.append(option);
+    }
+    document.getElementById("version-choice").hidden = dates.length === 0;
+  }
+
   async function showPolicy() {
-    if (!policy) return;
     const links = document.getElementById("links");
     try {
-      const found = (await call("policies")).find((p) => p.id === policy);
+      const policies = await call("policies");
+      showVersions(policies);
+      if (!policy) return;
+      const found = policies.find((p) => p.id === policy);
       if (!found) throw new Error(`This widget is set up for the policy "${policy}", which this server does not have.`);
       document.getElementById("title").textContent = `Questions about the ${found.title}`;
       links.append(link(viewerUrl(found.id), "Read the full policy"));
@@ -93,7 +108,8 @@
     const list = el("ol", "sources");
     citations.forEach((c, n) => {
       const item = el("li", "", `[${n + 1}] ${c.section || c.title} `);
-      item.append(link(viewerUrl(c.policy, c.start, c.end), "Show in policy"));
+      if (c.version) item.append(el("span", "version", `(version of ${c.version}) `));
+      item.append(link(viewerUrl(c.policy, c.start, c.end, c.version), "Show in policy"));
       list.append(item);
     });
     return list;
@@ -140,7 +156,8 @@
     say("user", question);
     const reply = say("bot pending", "Looking it up…");
     try {
-      const answer = await call("ask", {question, policy, history: history.slice(-HISTORY_TURNS)});
+      const asOf = document.getElementById("version").value || null;
+      const answer = await call("ask", {question, policy, as_of: asOf, history: history.slice(-HISTORY_TURNS)});
       render(reply, answer);
       history.push({question: answer.question, policy: answer.policy});
     } catch (error) {
