@@ -124,7 +124,7 @@ def _policyqa_dev(embedder: Embedder, say: Say) -> Path | None:
         return None
     work = settings.path("index").parent / ".bench"
     evaluation.bench_corpus(data, work / "corpus")
-    if any(store.staleness(work / "corpus", work / "index").values()):
+    if not store.up_to_date(work / "corpus", work / "index", embedder.name, embedder.backend):
         say("indexing PolicyQA dev's policies...")
         store.build(work / "corpus", work / "index", embedder)
     return work

@@ -83,6 +83,9 @@ def index(corpus: Path | None, index: Path | None, rollback: bool = False) -> No
     if rollback:
         click.echo(f"Serving {index / store.rollback(index)} again; restart or re-index running servers to pick it up.")
         return
+    if store.up_to_date(corpus, index, embedder.model_path(), embedder.backend()):  # decided without loading the model
+        click.echo(f"The index {store.current_generation(index)} is up to date with {corpus}; nothing to do.")
+        return
     report = store.build(corpus, index, embedder.get(), _progress_bars())
     for name, reason in report.skipped.items():
         click.echo(f"skipped {name}: {reason}", err=True)

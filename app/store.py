@@ -334,8 +334,9 @@ def _write(index_dir: Path, policies: dict[str, Policy], clauses: list[Clause], 
         "app_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "model": embedder.name,
+        "backend": embedder.backend,
         "dims": embedder.dims,
-        "libraries": {lib: version(lib) for lib in ("faiss-cpu", "bm25s", "sentence-transformers", "torch")},
+        "libraries": {lib: version(lib) for lib in ("faiss-cpu", "bm25s", "onnxruntime", "sentence-transformers", "torch")},
         "policies": {pid: p.checksum for pid, p in policies.items()},
         "clauses": len(clauses),
         "text_keys": [_text_key(t) for t in texts],
@@ -427,7 +428,12 @@ def _previous(index_dir: Path, embedder: Embedder) -> Index | None:
         index = load(index_dir, embedder=embedder)
     except PolicyQAError:
         return None
-    return index if index.manifest.get("model") == embedder.name else None
+    return index if _made_by(index.manifest, embedder.name, embedder.backend) else None
+
+
+def _made_by(manifest: dict, model: str, backend: str) -> bool:
+    """Whether the generation's vectors come from this model on this backend (never mix vector spaces)."""
+    return manifest.get("model") == model and manifest.get("backend") == backend
 
 
 def rollback(index_dir: Path) -> str:
@@ -575,6 +581,17 @@ def _check_shapes(path: Path, manifest: dict, vectors: faiss.Index, lexical: bm2
         raise PolicyQAError(f"{path / 'bm25'} indexes {lexical.scores.get('num_docs')} clauses, not {len(clauses)}; {fix}.")
     if {c.policy for c in clauses} != set(policies):
         raise PolicyQAError(f"{path / 'clauses.jsonl'} and {path / 'policies.json'} disagree on the policies; {fix}.")
+
+
+def up_to_date(corpus: Path, index_dir: Path, model: str, backend: str) -> bool:
+    """Whether building now would only reproduce the serving generation: same corpus files (by checksum), same
+    model, backend and format, and the generation loads intact. Needs neither the model nor the embedding stack."""
+    if any(staleness(corpus, index_dir).values()):
+        return False
+    try:
+        return _made_by(load(index_dir).manifest, model, backend)
+    except PolicyQAError:
+        return False
 
 
 def staleness(corpus: Path, index_dir: Path) -> dict[str, list[str]]:
