@@ -83,18 +83,26 @@ def index(corpus: Path | None, index: Path | None, rollback: bool = False) -> No
     if rollback:
         click.echo(f"Serving {index / store.rollback(index)} again; restart or re-index running servers to pick it up.")
         return
-    if store.up_to_date(corpus, index, embedder.model_path(), embedder.backend()):  # decided without loading the model
-        click.echo(f"The index {store.current_generation(index)} is up to date with {corpus}; nothing to do.")
+    manifest = store.up_to_date(corpus, index, embedder.model_path(), embedder.backend())  # without loading the model
+    if manifest is not None:
+        skipped = store.skipped_files(manifest)
+        _say_skipped(skipped)
+        click.echo(f"The index {store.current_generation(index)} is up to date with {corpus}: "
+                   f"{len(manifest['policies'])} policies, skipped {len(skipped)}; nothing to do.")
         return
     report = store.build(corpus, index, embedder.get(), _progress_bars())
-    for name, reason in report.skipped.items():
-        click.echo(f"skipped {name}: {reason}", err=True)
+    _say_skipped(report.skipped)
     click.echo(
         f"Indexed {report.policies} policies, {report.clauses} clauses into {index / report.generation} "
         f"in {report.seconds:.1f}s: embedded {report.embedded} texts, reused {report.reused}; "
         f"added {len(report.added)}, changed {len(report.changed)}, removed {len(report.removed)}, "
         f"skipped {len(report.skipped)}."
     )
+
+
+def _say_skipped(skipped: dict[str, str]) -> None:
+    for name, reason in skipped.items():
+        click.echo(f"skipped {name}: {reason}", err=True)
 
 
 @cli.command()

@@ -153,7 +153,7 @@ def build(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progress 
         vectors, sentence_vectors = all_vectors[:len(texts)], all_vectors[len(texts):]
         clause_rows = [replace(c, topic=t) for c, t in zip(clause_rows, topics.model().labels(vectors))]
         canaries = _pick_canaries(clause_rows, vectors, embedder)
-        extra = {"canaries": canaries, "skipped": _skipped_sums(corpus, skipped),
+        extra = {"canaries": canaries, "skipped": _skipped_sums(corpus, skipped), "skipped_reasons": skipped,
                  "sentence_keys": [_text_key(t) for t in sentence_texts],
                  "topic_coverage": _topic_coverage(policies, clause_rows, vectors, sentence_rows, sentence_vectors)}
         generation = _write(index_dir, policies, clause_rows, texts, vectors, embedder, extra,
@@ -583,15 +583,22 @@ def _check_shapes(path: Path, manifest: dict, vectors: faiss.Index, lexical: bm2
         raise PolicyQAError(f"{path / 'clauses.jsonl'} and {path / 'policies.json'} disagree on the policies; {fix}.")
 
 
-def up_to_date(corpus: Path, index_dir: Path, model: str, backend: str) -> bool:
-    """Whether building now would only reproduce the serving generation: same corpus files (by checksum), same
-    model, backend and format, and the generation loads intact. Needs neither the model nor the embedding stack."""
+def up_to_date(corpus: Path, index_dir: Path, model: str, backend: str) -> dict | None:
+    """The serving generation's manifest when building now would only reproduce it (same corpus files by checksum,
+    same model, backend and format, the generation intact), else None. Needs neither the model nor the embedding stack."""
     if any(staleness(corpus, index_dir).values()):
-        return False
+        return None
     try:
-        return _made_by(load(index_dir).manifest, model, backend)
+        manifest = load(index_dir).manifest
     except PolicyQAError:
-        return False
+        return None
+    return manifest if _made_by(manifest, model, backend) else None
+
+
+def skipped_files(manifest: dict) -> dict[str, str]:
+    """File -> why the build that wrote `manifest` skipped it (generations written before 0.8 kept no reason)."""
+    reasons = manifest.get("skipped_reasons", {})
+    return {name: reasons.get(name, "skipped when the index was built") for name in manifest.get("skipped", {})}
 
 
 def staleness(corpus: Path, index_dir: Path) -> dict[str, list[str]]:
