@@ -329,13 +329,27 @@ def _sizes(text: str) -> list[int]:
 @click.option("--json", "json_file", type=click.Path(path_type=Path), default=None, help="Also write the figures to FILE.")
 @click.option("--plot", "plot_file", type=click.Path(path_type=Path), default=None,
               help="Plot search latency against size to FILE (PNG), when matplotlib is installed.")
+@click.option("--startup", is_flag=True, help="Instead: start-up and re-indexing per embedding backend, PyTorch the "
+              "baseline: cold ask and serve, no-op and one-edit re-index, model start-up, question latency, throughput, "
+              "memory (about 10 minutes).")
+@click.option("--runs", type=click.IntRange(1, 20), default=3, show_default=True,
+              help="With --startup: fresh processes per median.")
+@click.option("--policies", type=click.IntRange(1, 999), default=25, show_default=True,
+              help="With --startup: generated policies for the full build and the one-policy edit.")
 @_friendly
 def bench(sizes: str, incremental_files: int, questions: int | None, index_dir: Path | None, json_file: Path | None,
-          plot_file: Path | None) -> None:
-    """Measure index types on the bundled corpus and synthetic scale-ups, each against exact flat search."""
+          plot_file: Path | None, startup: bool, runs: int, policies: int) -> None:
+    """Measure index types on the bundled corpus and synthetic scale-ups, each against exact flat search; or, with
+    --startup, what a user waits for on each embedding backend."""
     from . import bench as benchmark, embedder
 
     say = lambda message: click.echo(message, err=True)  # noqa: E731
+    if startup:
+        result = benchmark.startup(say, runs, policies)
+        click.echo(benchmark.render_startup(result))
+        if json_file:
+            benchmark.save(result, json_file)
+        return
     result = benchmark.run(embedder.get(), _sizes(sizes), incremental_files, say, questions, index_dir)
     click.echo(benchmark.render(result))
     if json_file:
