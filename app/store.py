@@ -596,7 +596,7 @@ def up_to_date(corpus: Path, index_dir: Path, model: str, backend: str) -> dict 
 
 
 def skipped_files(manifest: dict) -> dict[str, str]:
-    """File -> why the build that wrote `manifest` skipped it (generations written before 0.8 kept no reason)."""
+    """File -> why the build that wrote `manifest` skipped it (older generations kept no reason)."""
     reasons = manifest.get("skipped_reasons", {})
     return {name: reasons.get(name, "skipped when the index was built") for name in manifest.get("skipped", {})}
 
