@@ -31,7 +31,7 @@ import faiss
 import numpy as np
 
 from . import evaluation, settings, store, vectors
-from .embedder import Embedder
+from .embedder import BACKENDS, Embedder, model_path
 from .errors import PolicyQAError
 from .search import DENSE_CANDIDATES, query_vector
 from .tokens import search_text
@@ -97,8 +97,6 @@ def _indexes(embedder: Embedder, sizes: list[int], incremental_files: int, say: 
              index_dir: Path, work: Path) -> dict:
     queries = embedder.encode([search_text(q) for q in asked])  # what query_vector does, in one batch
     policyqa = _policyqa_dev(embedder, say)
-    cold = cold_start(index_dir, asked[0])
-    serve_cold = server_cold_start(index_dir, asked[0], work)
     real = np.vstack([_stored(store.load(d)) for d in [index_dir] + ([policyqa / "index"] if policyqa else [])])
     rows = compare("real", real, queries, embedder, asked)
     for n in sizes:
@@ -108,8 +106,8 @@ def _indexes(embedder: Embedder, sizes: list[int], incremental_files: int, say: 
     if incremental_files:
         incremental = incremental_build(work / "incremental", embedder, _sources(policyqa), incremental_files, say)
     return {"note": SYNTHETIC_NOTE, "threads": faiss.omp_get_max_threads(), "questions": len(asked),
+            "backend": embedder.backend,
             "real": f"bundled corpus{' + PolicyQA dev' if policyqa else ''}: clause and sentence vectors",
-            "cold_start_s": round(cold, 2), "serve_cold_start_s": round(serve_cold, 2),
             "rows": [asdict(r) for r in rows], "incremental": incremental}
 
 
@@ -137,7 +135,7 @@ def _policyqa_dev(embedder: Embedder, say: Say) -> Path | None:
         return None
     work = settings.path("index").parent / ".bench"
     evaluation.bench_corpus(data, work / "corpus")
-    if any(store.staleness(work / "corpus", work / "index").values()):
+    if not store.up_to_date(work / "corpus", work / "index", embedder.name, embedder.backend):
         say("indexing PolicyQA dev's policies...")
         store.build(work / "corpus", work / "index", embedder)
     return work
@@ -226,28 +224,37 @@ def _disk_bytes(index: faiss.Index) -> int:
         return Path(f.name).stat().st_size
 
 
-def cold_start(index_dir: Path, question: str) -> float:
-    """Seconds from starting `policyqa ask` to its answer, model load and index load included."""
-    command = [str(Path(sys.executable).parent / "policyqa"), "ask", "--index", str(index_dir), question]
+def server_cold_start(index_dir: Path, question: str, work: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Seconds from starting `policyqa serve` on a fresh index to its first answer from POST /api/ask, and the
+    server's peak resident memory in MB by the time it was stopped."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(Path(sys.executable).parent / "policyqa"), "serve", "--corpus", str(settings.path("corpus")),
+               "--index", str(index_dir), "--port", str(port)]
+    env = {**env, "POLICYQA_FEEDBACK_DB": str(work / "feedback.db"), "POLICYQA_HOST": "127.0.0.1"}
+    asked = urllib.request.Request(f"http://127.0.0.1:{port}/api/ask", data=json.dumps({"question": question}).encode(),
+                                   headers={"Content-Type": "application/json"})
     began = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, timeout=300)
-    return time.perf_counter() - began
-
-
-def server_cold_start(index_dir: Path, question: str, work: Path) -> float:
-    """Seconds from starting `policyqa serve` on a fresh index to its first answer from POST /api/ask."""
-    began = time.perf_counter()
-    with _served(index_dir, work) as (url, server):
+    server, figures = launch(command, env, work)
+    try:
         while time.perf_counter() - began < 300 and server.poll() is None:
             try:
-                _ask(url, question)
-                return time.perf_counter() - began
+                with urllib.request.urlopen(asked, timeout=60) as reply:
+                    reply.read()
+                    seconds = time.perf_counter() - began
+                    break
             except OSError:  # not listening yet
                 time.sleep(0.05)
-        if server.poll() is not None:
-            raise PolicyQAError(f"`policyqa serve` exited with status {server.returncode} before answering; "
-                                "run it by hand to see why.")
-        raise PolicyQAError("`policyqa serve` did not answer within 300 s.")
+        else:
+            if server.poll() is not None:
+                raise PolicyQAError(f"`policyqa serve` exited with status {server.returncode} before answering: "
+                                    f"{server.communicate()[0].strip()[-300:]}")
+            raise PolicyQAError("`policyqa serve` did not answer within 300 s.")
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+    return seconds, launched(figures)[1]
 
 
 @contextmanager
@@ -383,6 +390,179 @@ def _every(seconds: float, say: Say) -> store.Progress:
     return progress
 
 
+# ---------------------------------------------------------------- start-up and re-indexing (`policyqa bench --startup`)
+
+
+STARTUP_ROWS = (  # key, what it is, format; one row per figure, one column per backend
+    ("export_s", "one-off ONNX export of the model (first index or question), s", "{:.2f}"),
+    ("bundled_build_s", "`policyqa index`, bundled corpus, no index yet, s", "{:.2f}"),
+    ("noop_index_s", "`policyqa index` again, nothing changed (no-op), s", "{:.2f}"),
+    ("ask_s", "`policyqa ask` from process start to its answer, s", "{:.2f}"),
+    ("ask_mb", "  its peak memory (resident), MB", "{:.0f}"),
+    ("serve_s", "`policyqa serve` from process start to its first POST /api/ask answer, s", "{:.2f}"),
+    ("serve_mb", "  its peak memory (resident), MB", "{:.0f}"),
+    ("model_start_s", "model start-up: a process importing the backend, loading the model, encoding one question, s",
+     "{:.2f}"),
+    ("model_mb", "  its peak memory (resident), MB", "{:.0f}"),
+    ("question_ms", "one question encoded, warm (median of 50), ms", "{:.1f}"),
+    ("texts_per_s", "texts embedded per second (the bundled index's clauses and sentences, batches of 64)", "{:.1f}"),
+    ("full_s", "`policyqa index`, {policies} generated policies, no index yet, s", "{:.2f}"),
+    ("edit_one_s", "`policyqa index` after editing one of them, s", "{:.2f}"),
+    ("edit_ratio", "  edit / full build", "{:.3f}"),
+)
+BASELINE = "torch"  # what every figure is compared with: the backend PolicyQA ran on before ONNX
+# Runs the command given after its first argument as its own child, then writes "seconds peak-KB" to the file named
+# by the first argument. Linux carries a parent's peak memory into a child it forks, so the bench's own size would
+# count in a child it started itself; this launcher is small. It passes SIGTERM on, to stop servers.
+LAUNCHER = """
+import os, signal, sys, time
+began = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGTERM))
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(f"{time.perf_counter() - began} {usage.ru_maxrss}")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def startup(say: Say, runs: int = 3, policies: int = 25) -> dict:
+    """What a user waits for, per embedding backend in the same run (PyTorch the baseline), every figure from fresh
+    processes: a build, `runs` no-op re-indexes, cold asks and servers, model start-ups and encoding speeds of the
+    bundled corpus (medians; backends interleaved, so a change in the machine's load weighs on both), and a full
+    build of `policies` generated policies against a re-index after one edit."""
+    question = _questions()[0]
+    result = {"runs": runs, "cpus": os.cpu_count(), "load_before": round(os.getloadavg()[0], 2), "policies": policies,
+              "baseline": BASELINE}
+    policyqa = str(Path(sys.executable).parent / "policyqa")
+    with tempfile.TemporaryDirectory(prefix="policyqa-startup-") as tmp:
+        work = Path(tmp)
+        say("onnx: the one-off export, into a fresh cache; then into the configured cache if it is not there yet...")
+        export = [sys.executable, "-c", "from app.embedder import Embedder, model_path; Embedder(model_path(), 'onnx')"]
+        exported = _process(export, {**os.environ, "POLICYQA_MODEL_CACHE": str(work / "export")}, work)[0]
+        _process(export, dict(os.environ), work)  # later processes find it there, as a user's do
+        envs = {b: {**os.environ, "POLICYQA_EMBED_BACKEND": b} for b in BACKENDS}
+        indexing = {b: [policyqa, "index", "--corpus", str(settings.path("corpus")), "--index", str(work / b)]
+                    for b in BACKENDS}
+        measured: dict[str, dict[str, list[float]]] = {b: {} for b in BACKENDS}
+        for b in BACKENDS:
+            say(f"{b}: building the bundled corpus...")
+            measured[b]["bundled_build_s"] = [_process(indexing[b], envs[b], work)[0]]
+        serving = {b: store.current_generation(work / b) for b in BACKENDS}
+        for run in range(runs):
+            for b in BACKENDS if run % 2 == 0 else BACKENDS[::-1]:
+                say(f"{b}, run {run + 1} of {runs}: no-op index, cold ask, cold server, model start-up, encoding...")
+                load = (f"from app.embedder import Embedder, model_path; "
+                        f"Embedder(model_path(), {b!r}).encode(['do you sell my data?'])")
+                speed = f"from app import bench; bench.encoding_speed({b!r}, {str(work / b)!r})"
+                for key, seconds, mb in (
+                        ("noop_index", *_process(indexing[b], envs[b], work, expect="up to date")),
+                        ("ask", *_process([policyqa, "ask", "--index", str(work / b), question], envs[b], work)),
+                        ("serve", *server_cold_start(work / b, question, work, envs[b])),
+                        ("model", *_process([sys.executable, "-c", load], envs[b], work))):
+                    measured[b].setdefault(f"{key}_s" if key != "model" else "model_start_s", []).append(seconds)
+                    if key != "noop_index":
+                        measured[b].setdefault(f"{key}_mb", []).append(mb)
+                printed = subprocess.run([sys.executable, "-c", speed], env=envs[b], capture_output=True, text=True,
+                                         check=True).stdout
+                for key, value in json.loads(printed.splitlines()[-1]).items():
+                    measured[b].setdefault(key, []).append(value)
+        for b in BACKENDS:
+            if store.current_generation(work / b) != serving[b]:
+                raise PolicyQAError(f"A no-op `policyqa index` replaced the serving generation {serving[b].name}.")
+            say(f"{b}: full build of {policies} generated policies, then a re-index after editing one...")
+            measured[b] |= {key: [value] for key, value in reindex_costs(work / f"generated-{b}", policies, envs[b]).items()}
+    result["load_after"] = round(os.getloadavg()[0], 2)
+    result["backends"] = {b: {"export_s": round(exported, 2) if b == "onnx" else None,
+                              **{key: _median(values) for key, values in figures.items()}}
+                          for b, figures in measured.items()}
+    baseline = result["backends"][BASELINE]
+    result["ratio"] = {backend: {key: round(figures[key] / baseline[key], 3) for key, _, _ in STARTUP_ROWS
+                                 if figures[key] is not None and baseline[key]}
+                       for backend, figures in result["backends"].items() if backend != BASELINE}
+    return result
+
+
+def reindex_costs(work: Path, policies: int, env: dict[str, str]) -> dict:
+    """Seconds for `policyqa index` (whole process) to build `policies` generated policies, then after one edit."""
+    edited = write_policies(_sources(None), work / "corpus", policies)[0]
+    command = [str(Path(sys.executable).parent / "policyqa"), "index", "--corpus", str(work / "corpus"),
+               "--index", str(work / "index")]
+    full = _process(command, env, work)[0]
+    edited.write_text(edited.read_text(encoding="utf-8").replace(_brand(0), f"{_brand(0)} (edited)", 1), encoding="utf-8")
+    edit = _process(command, env, work)[0]
+    return {"full_s": full, "edit_one_s": edit, "edit_ratio": round(edit / full, 3)}
+
+
+def encoding_speed(backend: str, index_dir: str) -> None:
+    """Prints, as JSON, one question's encoding latency (warm, median of 50 questions) and texts embedded per second
+    (every text the index embedded: clauses and sentences, batches of 64); `policyqa bench --startup` runs it in a
+    fresh process per backend."""
+    model = Embedder(model_path(), backend)
+    index = store.load(Path(index_dir))
+    texts = [store.clause_text_for_search(c) for c in index.clauses]
+    texts += [t for c in index.clauses for t in store.sentence_texts_for_search(c)]
+    model.encode(texts[:64])  # warm-up
+    latency = []
+    for asked in _questions()[:50]:
+        began = time.perf_counter()
+        model.encode([search_text(asked)])
+        latency.append(1000 * (time.perf_counter() - began))
+    began = time.perf_counter()
+    model.encode(texts)
+    print(json.dumps({"question_ms": float(np.median(latency)), "texts_per_s": len(texts) / (time.perf_counter() - began),
+                      "texts": len(texts)}))
+
+
+def _process(command: list[str], env: dict[str, str], work: Path, expect: str | None = None) -> tuple[float, float]:
+    """Seconds a fresh process takes and its peak resident memory in MB; it must succeed (and print `expect`)."""
+    child, figures = launch(command, env, work)
+    printed, _ = child.communicate()
+    if child.returncode or (expect and expect not in printed):
+        raise PolicyQAError(f"`{' '.join(Path(c).name for c in command[:2])} …` failed: {printed.strip()[-300:]}")
+    return launched(figures)
+
+
+def launch(command: list[str], env: dict[str, str], work: Path) -> tuple[subprocess.Popen, Path]:
+    """`command` started under LAUNCHER (output captured, stderr in stdout), and where its figures will be."""
+    figures = work / f"launched-{time.monotonic_ns()}.txt"
+    child = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(figures), *command], env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return child, figures
+
+
+def launched(figures: Path) -> tuple[float, float]:
+    """The seconds and peak memory (MB) LAUNCHER wrote for a child that has ended."""
+    seconds, kb = figures.read_text().split()
+    return float(seconds), int(kb) / 1024  # Linux counts ru_maxrss in KB
+
+
+def _median(values: list[float]) -> float:
+    return round(float(np.median(values)), 2)
+
+
+def render_startup(result: dict) -> str:
+    names = list(result["backends"])
+    others = [b for b in names if b != result["baseline"]]
+    header = ["", *names, *(f"{b}/{result['baseline']}" for b in others)]
+    cells = []
+    for key, label, fmt in STARTUP_ROWS:
+        values = [result["backends"][b][key] for b in names] + [result["ratio"][b].get(key) for b in others]
+        formats = [fmt] * len(names) + ["{:.2f}"] * len(others)
+        cells.append([label.format(policies=result["policies"]),
+                      *("—" if v is None else f.format(v) for v, f in zip(values, formats))])
+    width = max(len(row[0]) for row in cells)
+    columns = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(header) if i]
+    lines = [f"Start-up and re-indexing by embedding backend, {result['baseline']} the baseline, in one run: medians of "
+             f"{result['runs']} fresh processes on {result['cpus']} CPUs (1-minute load average {result['load_before']} "
+             f"before, {result['load_after']} after)."]
+    for row in [header, *cells]:
+        lines.append(row[0].ljust(width) + "".join(f"  {text:>{w}}" for text, w in zip(row[1:], columns)))
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------- output
 
 
@@ -414,7 +594,6 @@ def render_throughput(results: list[dict]) -> str:
 
 
 def _render_indexes(result: dict) -> str:
-    fresh = f"fresh build {result['bundled_build_s']} s; " if result["bundled_build_s"] is not None else ""
     cells = [[fmt.format(row[key]) for key, _, fmt in COLUMNS] for row in result["rows"]]
     widths = [max(len(title), *(len(line[i]) for line in cells)) for i, (_, title, _) in enumerate(COLUMNS)]
     lines = [" ".join(text.rjust(w) for text, w in zip(line, widths)) for line in [[t for _, t, _ in COLUMNS], *cells]]
@@ -423,12 +602,12 @@ def _render_indexes(result: dict) -> str:
                   f"{E2E_QUESTIONS}). Recall@10 against exact flat search over the same vectors. "
                   f"FAISS threads: {result['threads']} (1 per query).",
               f"Real: {result['real']}.",
-              f"Synthetic: {result['note']}.",
-              f"Bundled corpus: {fresh}process start to first answer: `policyqa ask` {result['cold_start_s']} s, "
-                  f"`policyqa serve` (first POST /api/ask answered) {result['serve_cold_start_s']} s."]
+              f"Synthetic: {result['note']}."]
+    if result["bundled_build_s"] is not None:
+        lines.append(f"Bundled corpus: fresh build {result['bundled_build_s']} s.")
     inc = result["incremental"]
     if inc:
-        lines.append(f"Incremental: {inc['policies']} policies, {inc['clauses']} clauses: full build {inc['full_s']} s "
+        lines.append(f"Incremental ({result['backend']} backend): {inc['policies']} policies, {inc['clauses']} clauses: full build {inc['full_s']} s "
                      f"({inc['full_embedded']} texts embedded, {inc['embedded_per_s']}/s); after editing one policy "
                      f"{inc['edit_one_s']} s ({inc['edit_one_embedded']} embedded): ratio {inc['ratio']}.")
     return "\n".join(lines)

@@ -83,9 +83,15 @@ def index(corpus: Path | None, index: Path | None, rollback: bool = False) -> No
     if rollback:
         click.echo(f"Serving {index / store.rollback(index)} again; restart or re-index running servers to pick it up.")
         return
+    manifest = store.up_to_date(corpus, index, embedder.model_path(), embedder.backend())  # without loading the model
+    if manifest is not None:
+        skipped = store.skipped_files(manifest)
+        _say_skipped(skipped)
+        click.echo(f"The index {store.current_generation(index)} is up to date with {corpus}: "
+                   f"{len(manifest['policies'])} policies, skipped {len(skipped)}; nothing to do.")
+        return
     report = store.build(corpus, index, embedder.get(), _progress_bars())
-    for name, reason in report.skipped.items():
-        click.echo(f"skipped {name}: {reason}", err=True)
+    _say_skipped(report.skipped)
     versions = f" ({report.versions} versions)" if report.versions != report.policies else ""
     click.echo(
         f"Indexed {report.policies} policies{versions}, {report.clauses} clauses into {index / report.generation} "
@@ -93,6 +99,11 @@ def index(corpus: Path | None, index: Path | None, rollback: bool = False) -> No
         f"added {len(report.added)}, changed {len(report.changed)}, removed {len(report.removed)}, "
         f"skipped {len(report.skipped)}."
     )
+
+
+def _say_skipped(skipped: dict[str, str]) -> None:
+    for name, reason in skipped.items():
+        click.echo(f"skipped {name}: {reason}", err=True)
 
 
 @cli.command()
@@ -458,13 +469,28 @@ def _sizes(text: str, option: str = "--sizes", example: str = "1000,10000") -> l
 @click.option("--json", "json_file", type=click.Path(path_type=Path), default=None, help="Also write the figures to FILE.")
 @click.option("--plot", "plot_file", type=click.Path(path_type=Path), default=None,
               help="Plot search latency against size to FILE (PNG), when matplotlib is installed.")
+@click.option("--startup", is_flag=True, help="Instead: start-up and re-indexing per embedding backend, PyTorch the "
+              "baseline: cold ask and serve, no-op and one-edit re-index, model start-up, question latency, throughput, "
+              "memory (about 10 minutes).")
+@click.option("--runs", type=click.IntRange(1, 20), default=3, show_default=True,
+              help="With --startup: fresh processes per median.")
+@click.option("--policies", type=click.IntRange(1, 999), default=25, show_default=True,
+              help="With --startup: generated policies for the full build and the one-policy edit.")
 @_friendly
 def bench(sizes: str, incremental_files: int, questions: int | None, index_dir: Path | None, workers: str,
-          only_throughput: bool, json_file: Path | None, plot_file: Path | None) -> None:
-    """Measure index types on the bundled corpus and synthetic scale-ups, each against exact flat search."""
+          only_throughput: bool, json_file: Path | None, plot_file: Path | None, startup: bool, runs: int,
+          policies: int) -> None:
+    """Measure index types on the bundled corpus and synthetic scale-ups, each against exact flat search, and the
+    serving throughput; or, with --startup, what a user waits for on each embedding backend."""
     from . import bench as benchmark, embedder
 
     say = lambda message: click.echo(message, err=True)  # noqa: E731
+    if startup:
+        result = benchmark.startup(say, runs, policies)
+        click.echo(benchmark.render_startup(result))
+        if json_file:
+            benchmark.save(result, json_file)
+        return
     counts = [] if workers.strip() == "0" else _sizes(workers, "--workers", "1,2")
     result = benchmark.run(embedder.get(), _sizes(sizes), incremental_files, say, questions, index_dir, counts,
                            only_throughput)

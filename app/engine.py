@@ -48,8 +48,9 @@ class Engine:
     def refresh(self, progress: store.Progress | None = None) -> store.BuildReport | None:
         """Build when the index is missing, stale or broken and the corpus is at hand; then load it."""
         with self._build_lock:
-            stale = store.staleness(self.corpus, self.index_dir) if self.corpus.is_dir() else {}
-            if not any(stale.values()):
+            fresh = not self.corpus.is_dir() or store.up_to_date(self.corpus, self.index_dir, self.embedder.name,
+                                                                  self.embedder.backend)
+            if fresh:
                 try:
                     self.load()
                     return None

@@ -29,6 +29,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("feedback_db", "feedback.db", "Feedback database: a SQLite file, or a PostgreSQL URL "
                                           "(postgresql://user@host:port/db) that every worker and machine shares."),
     Setting("model", "", "Sentence-transformers model folder or name; empty means the bundled all-MiniLM-L6-v2."),
+    Setting("embed_backend", "onnx", "How the model runs: onnx (ONNX Runtime, exported once from the model; no PyTorch "
+                                     "import) or torch (sentence-transformers). The index records it; changing it rebuilds."),
+    Setting("model_cache", "~/.cache/policyqa", "Folder for the model's ONNX export, made once at the first index or question."),
     Setting("top_k", "3", "Citations per answer at most."),
     Setting("max_question", "1000", "Longest question accepted, in characters."),
     Setting("host", "127.0.0.1", "Address the server binds to."),

@@ -159,7 +159,7 @@ def build(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progress 
         vectors, sentence_vectors = all_vectors[:len(texts)], all_vectors[len(texts):]
         clause_rows = [replace(c, topic=t) for c, t in zip(clause_rows, topics.model().labels(vectors))]
         canaries = _pick_canaries(clause_rows, vectors, embedder)
-        extra = {"canaries": canaries, "skipped": _skipped_sums(corpus, skipped),
+        extra = {"canaries": canaries, "skipped": _skipped_sums(corpus, skipped), "skipped_reasons": skipped,
                  "sentence_keys": [_text_key(t) for t in sentence_texts],
                  "topic_coverage": _topic_coverage(policies, clause_rows, vectors, sentence_rows, sentence_vectors)}
         generation = _write(index_dir, policies, clause_rows, texts, vectors, embedder, extra,
@@ -368,8 +368,9 @@ def _write(index_dir: Path, policies: dict[str, Policy], clauses: list[Clause], 
         "app_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "model": embedder.name,
+        "backend": embedder.backend,
         "dims": embedder.dims,
-        "libraries": {lib: version(lib) for lib in ("faiss-cpu", "bm25s", "sentence-transformers", "torch")},
+        "libraries": {lib: version(lib) for lib in ("faiss-cpu", "bm25s", "onnxruntime", "sentence-transformers", "torch")},
         "policies": {pid: p.checksum for pid, p in policies.items()},
         "clauses": len(clauses),
         "text_keys": [_text_key(t) for t in texts],
@@ -461,7 +462,12 @@ def _previous(index_dir: Path, embedder: Embedder) -> Index | None:
         index = load(index_dir, embedder=embedder)
     except PolicyQAError:
         return None
-    return index if index.manifest.get("model") == embedder.name else None
+    return index if _made_by(index.manifest, embedder.name, embedder.backend) else None
+
+
+def _made_by(manifest: dict, model: str, backend: str) -> bool:
+    """Whether the generation's vectors come from this model on this backend (never mix vector spaces)."""
+    return manifest.get("model") == model and manifest.get("backend") == backend
 
 
 def rollback(index_dir: Path) -> str:
@@ -627,6 +633,24 @@ def _check_shapes(path: Path, manifest: dict, vectors: faiss.Index, lexical: bm2
         raise PolicyQAError(f"{path / 'bm25'} indexes {lexical.scores.get('num_docs')} clauses, not {len(clauses)}; {fix}.")
     if {c.document for c in clauses} != set(policies):
         raise PolicyQAError(f"{path / 'clauses.jsonl'} and {path / 'policies.json'} disagree on the policies; {fix}.")
+
+
+def up_to_date(corpus: Path, index_dir: Path, model: str, backend: str) -> dict | None:
+    """The serving generation's manifest when building now would only reproduce it (same corpus files by checksum,
+    same model, backend and format, the generation intact), else None. Needs neither the model nor the embedding stack."""
+    if any(staleness(corpus, index_dir).values()):
+        return None
+    try:
+        manifest = load(index_dir).manifest
+    except PolicyQAError:
+        return None
+    return manifest if _made_by(manifest, model, backend) else None
+
+
+def skipped_files(manifest: dict) -> dict[str, str]:
+    """File -> why the build that wrote `manifest` skipped it (older generations kept no reason)."""
+    reasons = manifest.get("skipped_reasons", {})
+    return {name: reasons.get(name, "skipped when the index was built") for name in manifest.get("skipped", {})}
 
 
 def staleness(corpus: Path, index_dir: Path) -> dict[str, list[str]]:

@@ -24,6 +24,8 @@ def isolated_paths(tmp_path_factory) -> Path:
     os.environ["POLICYQA_CORPUS"] = str(base / "corpus")
     os.environ["POLICYQA_INDEX"] = str(base / "index")
     os.environ["POLICYQA_FEEDBACK_DB"] = str(base / "feedback.db")
+    os.environ["POLICYQA_MODEL_CACHE"] = str(base / "model-cache")  # the ONNX export is made once per session
+    os.environ.pop("POLICYQA_EMBED_BACKEND", None)
     os.environ["HF_HUB_OFFLINE"] = "1"
     return base
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 from click.testing import CliRunner
 
-from app import bench
+from app import bench, store
 from app.cli import cli
 
 
@@ -16,11 +16,31 @@ def test_bench_prints_the_table_against_exact_search(engine, tmp_path):
     result = CliRunner().invoke(cli, ["bench", "--sizes", "1000", "--incremental-files", "0", "--questions", "10",
                                       "--index", str(engine.index_dir), "--workers", "0", "--json", str(out)])
     assert result.exit_code == 0, result.output
-    assert "rec@10" in result.stdout and "synthetic" in result.stdout and "policyqa serve" in result.stdout
+    assert "rec@10" in result.stdout and "synthetic" in result.stdout
     figures = json.loads(out.read_text())
     assert [(r["corpus"], r["kind"]) for r in figures["rows"]] == [("real", "flat"), ("synthetic", "flat")]
     assert figures["rows"][1]["rows"] == 1000 and figures["rows"][1]["recall_at_10"] == 1.0
-    assert figures["cold_start_s"] > 0 and figures["serve_cold_start_s"] > 0 and figures["incremental"] is None
+    assert figures["incremental"] is None and figures["backend"] == "onnx"
+
+
+def test_startup_bench_measures_each_backend_against_pytorch_in_one_run(engine, tmp_path):
+    out = tmp_path / "startup.json"
+    result = CliRunner().invoke(cli, ["bench", "--startup", "--runs", "1", "--policies", "2", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())
+    assert list(figures["backends"]) == ["onnx", "torch"] and figures["baseline"] == "torch"
+    for backend, measured in figures["backends"].items():
+        assert {key for key, _, _ in bench.STARTUP_ROWS} <= set(measured), backend
+        assert all(measured[key] > 0 for key, _, _ in bench.STARTUP_ROWS if key != "export_s"), measured
+        assert measured["texts"] == len(engine.index.clauses) + sum(
+            len(store.sentence_texts_for_search(c)) for c in engine.index.clauses)
+    assert figures["backends"]["onnx"]["export_s"] > 0 and figures["backends"]["torch"]["export_s"] is None
+    onnx, torch = figures["backends"]["onnx"], figures["backends"]["torch"]
+    assert figures["ratio"]["onnx"]["ask_s"] == round(onnx["ask_s"] / torch["ask_s"], 3)
+    assert "export_s" not in figures["ratio"]["onnx"]
+    lines = result.stdout.splitlines()
+    assert "torch the baseline" in lines[0] and lines[1].split() == ["onnx", "torch", "onnx/torch"]
+    assert len(lines) == 2 + len(bench.STARTUP_ROWS)
 
 
 def test_the_throughput_part_runs_on_its_own_with_one_and_two_workers(engine, tmp_path, monkeypatch):

@@ -4,11 +4,36 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from app import store
+
 POLICYQA = str(Path(sys.executable).parent / "policyqa")
+HEAVY = {"torch", "sentence_transformers", "transformers", "gradio", "sklearn"}
+IN_PROCESS = """
+import contextlib, io, json, sys
+from app.cli import cli
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    try:
+        cli(sys.argv[1:], prog_name="policyqa")
+    except SystemExit as exit:
+        code = exit.code or 0
+print(json.dumps({"exit": code, "stdout": out.getvalue(), "modules": sorted(m.split(".")[0] for m in sys.modules)}))
+"""
+
+
+def in_process(*args: str, env: dict | None = None) -> dict:
+    """Run the CLI in a fresh interpreter; its exit code, output and the top-level modules it imported."""
+    done = subprocess.run([sys.executable, "-c", IN_PROCESS, *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -64,12 +89,49 @@ def test_a_missing_or_broken_model_is_named_in_one_line(engine, tmp_path):
 
 
 def test_index_reports_counts_and_reuses_unchanged_clauses(engine, tmp_path):
-    index = tmp_path / "index"
-    first = run("index", "--corpus", str(engine.corpus), "--index", str(index))
+    shutil.copytree(engine.corpus, tmp_path / "corpus")
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    first = run("index", "--corpus", str(corpus), "--index", str(index))
     assert first.returncode == 0, first.stderr
     assert "Indexed 5 policies" in first.stdout
-    again = run("index", "--corpus", str(engine.corpus), "--index", str(index))
-    assert "embedded 0" in again.stdout
+    with open(corpus / "leje.md", "a", encoding="utf-8") as out:
+        out.write("\n\n## Zebras\n\nWe never share data about zebras with anyone.\n")
+    again = run("index", "--corpus", str(corpus), "--index", str(index))
+    assert again.returncode == 0, again.stderr
+    assert "changed 1" in again.stdout and "embedded 1 texts" in again.stdout and "reused 0" not in again.stdout
+
+
+def test_a_no_op_index_does_nothing_and_loads_no_model(engine, tmp_path):
+    """Nothing changed: `index` says so, leaves CURRENT and the generations alone, and imports no embedding stack."""
+    shutil.copytree(engine.index_dir, tmp_path / "index")
+    index = tmp_path / "index"
+    before = {p.name: p.stat().st_mtime_ns for p in index.iterdir()}
+    result = in_process("index", "--corpus", str(engine.corpus), "--index", str(index))
+    assert result["exit"] == 0 and "is up to date" in result["stdout"] and "nothing to do" in result["stdout"]
+    assert {p.name: p.stat().st_mtime_ns for p in index.iterdir()} == before
+    assert HEAVY.isdisjoint(result["modules"]) and "onnxruntime" not in result["modules"]
+
+
+def test_a_backend_or_corpus_change_is_not_a_no_op(engine, tmp_path):
+    shutil.copytree(engine.index_dir, tmp_path / "index")
+    index = tmp_path / "index"
+    result = run("index", "--corpus", str(engine.corpus), "--index", str(index), env={"POLICYQA_EMBED_BACKEND": "torch"})
+    assert result.returncode == 0, result.stderr
+    assert "Indexed 5 policies" in result.stdout and "reused 0" in result.stdout  # vectors of one backend only
+    assert store.load(index).manifest["backend"] == "torch"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["settings"], ["report", "--limit", "3"], ["index", "--help"]])
+def test_light_commands_never_import_torch_or_gradio(args, tmp_path):
+    result = in_process(*args, env={"POLICYQA_FEEDBACK_DB": str(tmp_path / "feedback.db")})
+    assert result["exit"] == 0, result
+    assert HEAVY.isdisjoint(result["modules"]), sorted(HEAVY & set(result["modules"]))
+
+
+def test_ask_answers_without_importing_torch(engine):
+    result = in_process("ask", "--index", str(engine.index_dir), "--policy", "leje", "how long do you keep payment records?")
+    assert result["exit"] == 0 and "Retention period" in result["stdout"], result
+    assert HEAVY.isdisjoint(result["modules"]), sorted(HEAVY & set(result["modules"]))
 
 
 def test_eval_prints_the_gold_figures(engine):

@@ -128,16 +128,21 @@ def test_skipped_files_do_not_make_the_index_look_stale(bad_build, model):
     assert engine.refresh() is None  # nothing to rebuild: the bad files would be skipped again
 
 
-def test_the_cli_names_each_skipped_file(bad_build, tmp_path):
+def test_the_cli_names_each_skipped_file_when_it_builds_and_when_nothing_changed(bad_build, tmp_path):
+    shutil.copytree(bad_build["corpus"], tmp_path / "corpus", symlinks=True)  # a dangling link is one of the bad files
     shutil.copytree(bad_build["index"], tmp_path / "index")
-    done = subprocess.run([POLICYQA, "index", "--corpus", str(bad_build["corpus"]), "--index", str(tmp_path / "index")],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr
-    for name, word in bad_build["reasons"].items():
-        line = next(line for line in done.stderr.splitlines() if line.startswith(f"skipped {name}: "))
-        assert word in line
-    assert "Indexed 4 policies" in done.stdout and f"skipped {len(bad_build['reasons'])}" in done.stdout
+    command = [POLICYQA, "index", "--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    nothing_changed = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    (tmp_path / "corpus" / "herve-leger.md").unlink()  # a policy removed: the next run builds
+    built = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    for done, expected in ((nothing_changed, "up to date"), (built, "Indexed 3 policies")):
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr
+        for name, word in bad_build["reasons"].items():
+            line = next(line for line in done.stderr.splitlines() if line.startswith(f"skipped {name}: "))
+            assert word in line
+        assert expected in done.stdout and f"skipped {len(bad_build['reasons'])}" in done.stdout, done.stdout
 
 
 # ---------------------------------------------------------------- incremental builds

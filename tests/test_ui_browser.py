@@ -172,3 +172,22 @@ def test_the_gaps_tab_lists_what_customers_miss(page, monkeypatch):
     row = page.locator("#pq-gaps tr", has_text="Do you use cookies?").filter(has_text="laneige Privacy Policy")
     expect(row).to_be_visible()
     shot(page, "agents-gaps")
+
+
+def test_the_api_docs_render_every_operation_offline(browser, live_server):
+    """/docs loads Swagger UI from the app itself: with every other host unreachable it still lists the operations."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    outside = []
+    page.route(re.compile(r"^(?!http://127\.0\.0\.1:\d+/|data:|blob:)"),
+               lambda route: (outside.append(route.request.url), route.abort()))
+    page.goto(f"{live_server}/docs", wait_until="domcontentloaded")
+    for method, path in (("POST", "/api/ask"), ("POST", "/api/feedback"), ("GET", "/api/policies/{policy_id}"),
+                         ("GET", "/healthz")):
+        operation = page.locator(".opblock-summary", has=page.locator(f".opblock-summary-path[data-path='{path}']"))
+        expect(operation.locator(".opblock-summary-method")).to_have_text(method)
+    page.locator(".opblock-summary-path[data-path='/api/ask']").click()
+    expect(page.locator(".opblock-body").first).to_contain_text("question")
+    shot(page, "api-docs")
+    assert outside == []
+    context.close()

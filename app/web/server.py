@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gradio as gr
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from .. import settings
 from ..engine import Engine
@@ -19,7 +20,8 @@ UI_QUEUE = 64
 
 
 def create_app(engine: Engine, feedback: FeedbackStore) -> FastAPI:
-    app = FastAPI(title="PolicyQA", version="1", summary="Answers about policies, quoted and cited.")
+    # /docs and /redoc load their scripts from the fastapi-offline package, not a CDN: they work offline
+    app = FastAPIOffline(title="PolicyQA", version="1", summary="Answers about policies, quoted and cited.")
     app.state.engine = engine
     app.state.feedback = feedback
     api.install(app)
