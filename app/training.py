@@ -65,5 +65,5 @@ def held_out(folds: list[evaluation.Fold], questions: list[evaluation.BenchQuest
                 for k in range(len(folds))]
     every_policyqa = [e for examples in policyqa for e in examples]
     per_policy = {policy: fit(every_policyqa, gold_examples(seed_index, embedder, [c for c in cases if c.expected_policy != policy]))
-                  for policy in seed_index.ranges}
+                  for policy in seed_index.policies}
     return per_fold, per_policy
