@@ -219,6 +219,7 @@ _EMPHASIS = re.compile(r"\*{2,}|(?<!\w)_{2,}|_{2,}(?!\w)")
 _ENTITY = re.compile(r"&nbsp;|&amp;")
 _DEBRIS = re.compile(r"^[\s|:\-=_*#>Â\u00a0]*$")
 _PIPES = re.compile(r"\s*\|\s*")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*$")  # under a pipe table's header
 # kramdown and pandoc attribute lists ("{: #sharing }", "{#id .class}", "{:.note}"), kramdown extensions
 # ("{::options /}") and Jekyll's Liquid tags: markup, never the policy's words. A plain "{name}" stays.
 _ATTRIBUTE = r"(?:[#.][\w:-]+|[\w-]+=(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s}]+))"
@@ -237,10 +238,16 @@ def _markdown_blocks(source: str) -> list[Block]:
             blocks.extend(_bold_split(MappedText.join(paragraph, " ")))
         paragraph.clear()
 
-    pos = 0
+    pos, in_table = 0, False
     for raw in source.splitlines(keepends=True):
         line = MappedText.of(source, pos, pos + len(raw.rstrip("\r\n")))
         pos += len(raw)
+        if in_table and "|" in line.text and line.text.strip():
+            # a row of a Markdown table (a cookie, a data category): one block each, not one run of every row
+            flush()
+            blocks.append(Block("item", 0, _clean_inline(line)))
+            continue
+        in_table = bool(_TABLE_RULE.match(line.text)) and len(paragraph) == 1 and "|" in paragraph[0].text
         if _BANNER.search(line.text) or _DEBRIS.match(line.text) or _only_markup(line.text):
             flush()
             continue

@@ -113,3 +113,19 @@ def test_kramdown_attribute_lists_and_liquid_tags_stay_out_of_titles_sections_an
     for block in blocks:
         start, end = block.text.source_span()
         assert verbatim(block.text.text, policy.source_text[start:end])
+
+
+def test_each_row_of_a_markdown_table_is_a_block_of_its_own(tmp_path):
+    path = tmp_path / "cookies.md"
+    path.write_text(
+        "# Cookies\n\nWe use the cookies below to keep you signed in and to remember your settings on our site.\n\n"
+        "Provider | Cookie | Description | Expiration\n---------|--------|-------------|-----------\n"
+        "Acme | `session` | Keeps you signed in. | Session\n| Acme | `theme` | Remembers your colour theme. | One year |\n"
+        "\nThe expiration dates apply on a rolling basis.\n", encoding="utf-8")
+    policy, blocks = documents.load(path)
+    rows = [b.text.text for b in blocks if b.kind == "item"]
+    assert rows == ["Acme `session` Keeps you signed in. Session", "Acme `theme` Remembers your colour theme. One year"]
+    assert blocks[-1].kind == "text" and blocks[-1].text.text == "The expiration dates apply on a rolling basis."
+    for block in blocks:
+        start, end = block.text.source_span()
+        assert verbatim(block.text.text, policy.source_text[start:end])
