@@ -75,9 +75,10 @@ def retrieve(index: Index, embedder: Embedder, query: str, policy: str | Sequenc
     stored = index.vectors.reconstruct_batch(np.array(rows, dtype=np.int64))
     for r, cosine in zip(rows, (stored @ aim[0]).tolist()):
         dense.setdefault(r, cosine)  # lexical-only candidates still need their cosine
-    plain = _plain_cosines(index, rows, stored, vector) if aim is not vector else [dense[r] for r in rows]
+    sentences = _candidate_sentences(index, rows)
+    plain = _plain_cosines(stored, sentences, vector) if aim is not vector else [dense[r] for r in rows]
     question_topics = topics.model().probabilities(vector)[0]
-    whole, best_sentence = _topic_agreement(index, rows, stored, question_topics)
+    whole, best_sentence = _topic_agreement(stored, sentences, question_topics)
     label_weight, whole_weight, sentence_weight = RANK_TOPIC_WEIGHTS
     hits = []
     for r, cosine, agree_whole, agree_sentence in zip(rows, plain, whole.tolist(), best_sentence.tolist()):
@@ -99,36 +100,47 @@ def _opens_section(index: Index, row: int) -> bool:
     return bool(clause.section) and (clause.number == 0 or index.clauses[row - 1].section != clause.section)
 
 
-def _plain_cosines(index: Index, rows: list[int], stored: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    """Each clause row's cosine with the question as the model encoded it, the best of its own and its
+def _plain_cosines(stored: np.ndarray, sentences: _Sentences, vector: np.ndarray) -> np.ndarray:
+    """Each candidate's cosine with the question as the model encoded it, the best of its own and its
     sentences'. The decline's support reads these: the adapter was fitted to rank, not to calibrate."""
     best = stored @ vector[0]
-    owners, sentence_best = _best_of_sentences(index, rows, lambda sentences: sentences @ vector[0])
-    best[owners] = np.maximum(best[owners], sentence_best)
+    best[sentences.owners] = np.maximum(best[sentences.owners], sentences.best(lambda vectors: vectors @ vector[0]))
     return best
 
 
-def _topic_agreement(index: Index, rows: list[int], stored: np.ndarray, question_topics: np.ndarray
+def _topic_agreement(stored: np.ndarray, sentences: _Sentences, question_topics: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray]:
-    """For each clause row, Σ P(question topic) · P(clause topic) over the clause's whole vector, and the
+    """For each candidate, Σ P(question topic) · P(clause topic) over the clause's whole vector, and the
     best of the same over its sentences (the whole clause's, for a clause of one sentence)."""
     model = topics.model()
     whole = model.probabilities(stored) @ question_topics
     best = whole.copy()
-    owners, sentence_best = _best_of_sentences(index, rows, lambda sentences: model.probabilities(sentences) @ question_topics)
-    best[owners] = sentence_best
+    best[sentences.owners] = sentences.best(lambda vectors: model.probabilities(vectors) @ question_topics)
     return whole, best
 
 
-def _best_of_sentences(index: Index, rows: list[int], score) -> tuple[list[int], np.ndarray]:
-    """For the clause rows that have sentence vectors: their positions in `rows`, and the best `score`
-    (a function of a matrix of sentence vectors) of each one's sentences."""
+@dataclass(frozen=True)
+class _Sentences:
+    """The sentence vectors of the candidate clauses that have them, read from the index once per question."""
+
+    owners: list[int]  # positions among the candidate rows
+    vectors: np.ndarray  # every owner's sentence vectors, owner after owner
+    starts: np.ndarray  # where each owner's sentences begin in `vectors`
+
+    def best(self, score) -> np.ndarray:
+        """Each owner's best `score` (a function of a matrix of sentence vectors, one value per sentence)."""
+        if not self.owners:
+            return np.zeros(0, dtype=np.float32)
+        return np.maximum.reduceat(score(self.vectors), self.starts)
+
+
+def _candidate_sentences(index: Index, rows: list[int]) -> _Sentences:
     owned = [(i, sentences) for i, r in enumerate(rows) if (sentences := _sentence_rows(index, r))]
     if not owned:
-        return [], np.zeros(0, dtype=np.float32)
+        return _Sentences([], np.zeros((0, index.sentence_vectors.d), dtype=np.float32), np.zeros(0, dtype=np.int64))
     ids = np.concatenate([np.arange(sentences.start, sentences.stop) for _, sentences in owned])
     starts = np.cumsum([0] + [len(sentences) for _, sentences in owned[:-1]])
-    return [i for i, _ in owned], np.maximum.reduceat(score(index.sentence_vectors.reconstruct_batch(ids)), starts)
+    return _Sentences([i for i, _ in owned], index.sentence_vectors.reconstruct_batch(ids), starts)
 
 
 def sentence_scores(index: Index, row: int, vector: np.ndarray) -> np.ndarray | None:
