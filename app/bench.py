@@ -113,7 +113,7 @@ def _indexes(embedder: Embedder, sizes: list[int], incremental_files: int, say: 
 
 def _shared(name: str) -> Path:
     """A file of the shared benchmark data beside the project (where `policyqa eval` finds it too)."""
-    return settings.path("corpus").parent.parent / "shared" / "bench" / name
+    return settings.shared_data() / "bench" / name
 
 
 def _questions() -> list[str]:

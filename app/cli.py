@@ -284,15 +284,14 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies
                                 "rate some answers in the chat first.")
         skip_bench, calibrate = True, False
         click.echo(f"{len(cases)} cases from thumbs up; {down} thumbs down left for curation (`policyqa report`).", err=True)
-    shared = settings.path("corpus").parent.parent / "shared"
+    shared = settings.shared_data()
     bench = bench or shared / "bench" / "policyqa_dev.json"
     work = bench_dir or index.parent / ".bench"
     with_bench = not skip_bench and bench.is_file()
     per_fold, per_policy = [], None
     if with_bench:
         click.echo("Fitting held-out topic models and adapters...", err=True)
-        folds = evaluation.policyqa_folds(bench, work, model)
-        questions = evaluation.bench_corpus(bench, work / "corpus")
+        questions, folds = evaluation.policyqa_folds(bench, work, model)
         per_fold, per_policy = training.held_out(folds, questions, loaded, cases, model)
     threshold = answer.calibration()["threshold"]
     results = evaluation.run_gold(loaded, model, cases, threshold, per_policy)
@@ -312,7 +311,7 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies
     if per_policy:
         figures["gold_in_sample"] = evaluation.gold_metrics(loaded, evaluation.run_gold(loaded, model, cases, threshold))
     if with_bench:
-        figures["policyqa_dev"] = evaluation.run_bench(bench, work, model, folds, per_fold, threshold, limit, _progress_bars())
+        figures["policyqa_dev"] = evaluation.run_bench(questions, work, model, folds, per_fold, threshold, limit, _progress_bars())
         policies = policies or shared / "policies"
         if policies.is_dir():
             figures["modern"] = evaluation.run_modern(policies, work / "modern", model, threshold)
@@ -382,7 +381,7 @@ def train_adapter(index: Path | None, gold: Path | None, bench: Path | None, ben
     from . import adapter, embedder, evaluation, store, training
 
     index = index or settings.path("index")
-    bench = bench or settings.path("corpus").parent.parent / "shared" / "bench" / "policyqa_dev.json"
+    bench = bench or settings.shared_data() / "bench" / "policyqa_dev.json"
     if not bench.is_file():
         raise PolicyQAError(f"{bench} is missing; point --bench at PolicyQA's policyqa_dev.json.")
     model = embedder.get()
@@ -394,7 +393,7 @@ def train_adapter(index: Path | None, gold: Path | None, bench: Path | None, ben
     fitted = training.fit(policyqa, customer)
     adapter.save(fitted, adapter.shipped_path())
     click.echo(f"Fitted on {len(policyqa)} PolicyQA and {len(customer)} gold questions; saved {adapter.shipped_path()}. "
-               "Run `policyqa eval --calibrate` next: the decline threshold reads the adapted scores.")
+               "Run `policyqa eval` to measure it on held-out policies (the decline does not read the adapter).")
 
 
 @cli.command("train-topics")
@@ -407,7 +406,7 @@ def train_topics(bench_dir: Path | None) -> None:
 
     from . import embedder, topics
 
-    bench_dir = bench_dir or settings.path("corpus").parent.parent / "shared" / "bench"
+    bench_dir = bench_dir or settings.shared_data() / "bench"
     texts, labels, groups = topics.training_data(bench_dir)
     click.echo(f"Embedding {len(texts)} training texts...", err=True)
     vectors = embedder.get().encode(texts, progress=True)

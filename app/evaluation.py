@@ -307,9 +307,10 @@ class Fold:
     index: store.Index
 
 
-def policyqa_folds(bench_file: Path, work_dir: Path, embedder: Embedder) -> list[Fold]:
-    """PolicyQA's policies in two folds, each indexed with a topic model trained without it (in `work_dir`)."""
-    bench_corpus(bench_file, work_dir / "corpus")
+def policyqa_folds(bench_file: Path, work_dir: Path, embedder: Embedder) -> tuple[list[BenchQuestion], list[Fold]]:
+    """PolicyQA's questions, and its policies in two folds, each indexed with a topic model trained without
+    it (in `work_dir`)."""
+    questions = bench_corpus(bench_file, work_dir / "corpus")
     folds = []
     for k, (held, model_) in enumerate(held_out_topic_models(bench_file.parent, work_dir, embedder)):
         fold = work_dir / f"fold-{k}"
@@ -317,14 +318,13 @@ def policyqa_folds(bench_file: Path, work_dir: Path, embedder: Embedder) -> list
         with topics.using(model_):
             store.build(fold / "corpus", fold / "index", embedder)
         folds.append(Fold(held, model_, store.load(fold / "index")))
-    return folds
+    return questions, folds
 
 
-def run_bench(bench_file: Path, work_dir: Path, embedder: Embedder, folds: list[Fold],
+def run_bench(questions: list[BenchQuestion], work_dir: Path, embedder: Embedder, folds: list[Fold],
               adapters: list[adapter.Adapter | None], threshold: float, limit: int | None = None, progress=None) -> dict:
     """Each fold's questions asked with its topic model and its adapter, both fitted without its policies; and
     the team's unanswerable questions over the same policies (app/data/policyqa_unanswerable.jsonl)."""
-    questions = bench_corpus(bench_file, work_dir / "corpus")
     unanswerable = load_gold(Path(str(files("app") / "data" / "policyqa_unanswerable.jsonl")))
     refused = 0
     if limit:
@@ -340,11 +340,12 @@ def run_bench(bench_file: Path, work_dir: Path, embedder: Embedder, folds: list[
                 found = answer.assess(fold.index, embedder, q.question, policy=q.policy)
                 declined += found.confidence < threshold
                 result = answer.respond(fold.index, found, top_k=3, threshold=float("-inf"))
+                windows = baseline.cite(q.question, q.policy, CANDIDATES)  # exact search: its top 3 are the cited ones
                 ours.append(_hits([(c.start, c.end) for c in result.citations], q))
-                base.append(_hits(baseline.cite(q.question, q.policy), q))
+                base.append(_hits(windows, q))
                 candidates = search.retrieve(fold.index, embedder, found.query, q.policy, CANDIDATES, found.vector)
                 recalled += any(overlaps(h.clause.start, h.clause.end, q.spans) for h in candidates)
-                base_recalled += any(overlaps(a, b, q.spans) for a, b in baseline.cite(q.question, q.policy, CANDIDATES))
+                base_recalled += any(overlaps(a, b, q.spans) for a, b in windows)
                 if progress:
                     progress("questions", len(ours), len(questions))
             seconds += time.monotonic() - started

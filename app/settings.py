@@ -71,6 +71,12 @@ def path(name: str) -> Path:
     return Path(get(name)).expanduser().resolve()
 
 
+def shared_data() -> Path:
+    """The team's shared data beside the project (../shared: bench/, policies/), where evaluation and training look
+    when not told otherwise."""
+    return path("corpus").parent.parent / "shared"
+
+
 def markdown_table() -> str:
     """The settings as the README's table rows."""
     return "\n".join(f"| `{s.env}` | `{s.default}` | {s.help} |" for s in SETTINGS)

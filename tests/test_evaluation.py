@@ -46,9 +46,10 @@ def test_each_fold_is_measured_with_a_topic_model_that_never_saw_it(small_bench,
 
 def test_bench_reports_both_systems_from_held_out_folds(small_bench, tmp_path, model):
     bench = small_bench / "policyqa_dev.json"
-    folds = evaluation.policyqa_folds(bench, tmp_path, model)
-    figures = evaluation.run_bench(bench, tmp_path, model, folds, [None, None], threshold=0.5)
+    questions, folds = evaluation.policyqa_folds(bench, tmp_path, model)
+    figures = evaluation.run_bench(questions, tmp_path, model, folds, [None, None], threshold=0.5)
     asked = evaluation.bench_corpus(bench, tmp_path / "corpus")
+    assert questions == asked
     assert figures["questions"] == len(asked) > 20
     for key in ("span_hit@3", "seg_hit@3", "baseline_span_hit@3", "baseline_seg_hit@3", "declined", "unanswerable_declined"):
         assert 0.0 <= figures[key] <= 1.0
@@ -57,14 +58,14 @@ def test_bench_reports_both_systems_from_held_out_folds(small_bench, tmp_path, m
     assert not fold_files[0] & fold_files[1] and fold_files[0] | fold_files[1] == {q.policy for q in asked}
     assert [f.held for f in folds] == fold_files
     cached = (tmp_path / "topic-training.npz").stat().st_mtime_ns
-    evaluation.run_bench(bench, tmp_path, model, evaluation.policyqa_folds(bench, tmp_path, model), [None, None], 0.5, limit=5)
+    again, refolded = evaluation.policyqa_folds(bench, tmp_path, model)
+    evaluation.run_bench(again, tmp_path, model, refolded, [None, None], 0.5, limit=5)
     assert (tmp_path / "topic-training.npz").stat().st_mtime_ns == cached  # training texts not embedded again
 
 
 def test_held_out_adapters_are_fitted_without_the_policies_they_score(small_bench, tmp_path, model, engine):
     bench = small_bench / "policyqa_dev.json"
-    folds = evaluation.policyqa_folds(bench, tmp_path, model)
-    questions = evaluation.bench_corpus(bench, tmp_path / "corpus")
+    questions, folds = evaluation.policyqa_folds(bench, tmp_path, model)
     cases = evaluation.load_gold()
     per_fold, per_policy = training.held_out(folds, questions, engine.index, cases, model)
     customer = training.gold_examples(engine.index, model, cases)
