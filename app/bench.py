@@ -227,23 +227,16 @@ def _disk_bytes(index: faiss.Index) -> int:
 def server_cold_start(index_dir: Path, question: str, work: Path, env: dict[str, str]) -> tuple[float, float]:
     """Seconds from starting `policyqa serve` on a fresh index to its first answer from POST /api/ask, and the
     server's peak resident memory in MB by the time it was stopped."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [str(Path(sys.executable).parent / "policyqa"), "serve", "--corpus", str(settings.path("corpus")),
-               "--index", str(index_dir), "--port", str(port)]
+    url, command = _serve_command(index_dir)
     env = {**env, "POLICYQA_FEEDBACK_DB": str(work / "feedback.db"), "POLICYQA_HOST": "127.0.0.1"}
-    asked = urllib.request.Request(f"http://127.0.0.1:{port}/api/ask", data=json.dumps({"question": question}).encode(),
-                                   headers={"Content-Type": "application/json"})
     began = time.perf_counter()
     server, figures = launch(command, env, work)
     try:
         while time.perf_counter() - began < 300 and server.poll() is None:
             try:
-                with urllib.request.urlopen(asked, timeout=60) as reply:
-                    reply.read()
-                    seconds = time.perf_counter() - began
-                    break
+                _ask(url, question, timeout=60)
+                seconds = time.perf_counter() - began
+                break
             except OSError:  # not listening yet
                 time.sleep(0.05)
         else:
@@ -257,29 +250,35 @@ def server_cold_start(index_dir: Path, question: str, work: Path, env: dict[str,
     return seconds, launched(figures)[1]
 
 
-@contextmanager
-def _served(index_dir: Path, work: Path, workers: int = 1) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`policyqa serve --workers N` on a free port of 127.0.0.1 over `index_dir`, with no rate limit to speak of."""
+def _serve_command(index_dir: Path) -> tuple[str, list[str]]:
+    """A free port's URL on 127.0.0.1, and the `policyqa serve` command over `index_dir` that listens there."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [str(Path(sys.executable).parent / "policyqa"), "serve", "--corpus", str(settings.path("corpus")),
-               "--index", str(index_dir), "--port", str(port), "--workers", str(workers)]
+    return f"http://127.0.0.1:{port}", [str(Path(sys.executable).parent / "policyqa"), "serve", "--corpus",
+                                        str(settings.path("corpus")), "--index", str(index_dir), "--port", str(port)]
+
+
+@contextmanager
+def _served(index_dir: Path, work: Path, workers: int = 1) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`policyqa serve --workers N` on a free port of 127.0.0.1 over `index_dir`, with no rate limit to speak of."""
+    url, command = _serve_command(index_dir)
     env = {**os.environ, "POLICYQA_FEEDBACK_DB": str(work / f"feedback-{workers}.db"), "POLICYQA_HOST": "127.0.0.1",
            "POLICYQA_RATE_LIMIT": "1000000/minute"}
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(command + ["--workers", str(workers)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
     try:
-        yield f"http://127.0.0.1:{port}", server
+        yield url, server
     finally:
         server.terminate()  # with workers, uvicorn's parent stops them
         server.wait(60)
 
 
-def _ask(url: str, question: str) -> None:
+def _ask(url: str, question: str, timeout: float = 120) -> None:
     """POST /api/ask on a new connection (so the kernel hands it to any worker), read to the end."""
     asked = urllib.request.Request(f"{url}/api/ask", data=json.dumps({"question": question}).encode(),
                                    headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(asked, timeout=120) as reply:
+    with urllib.request.urlopen(asked, timeout=timeout) as reply:
         reply.read()
 
 
