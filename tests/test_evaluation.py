@@ -51,16 +51,24 @@ def test_bench_reports_both_systems_from_held_out_folds(small_bench, tmp_path, m
     asked = evaluation.bench_corpus(bench, tmp_path / "corpus")
     assert questions == asked
     assert figures["questions"] == len(asked) > 20
-    for key in ("span_hit@3", "seg_hit@3", "baseline_span_hit@3", "baseline_seg_hit@3", "declined", "unanswerable_declined"):
+    for key in ("span_hit@3", "seg_hit@3", "every_span_hit@3", "every_seg_hit@3", "baseline_span_hit@3",
+                "baseline_seg_hit@3", "declined", "unanswerable_declined"):
         assert 0.0 <= figures[key] <= 1.0
     assert figures["seg_hit@3"] >= figures["span_hit@3"] > 0
+    # an answer cites some of the top 3 clauses or none: the ranking alone can only do better
+    assert figures["every_span_hit@3"] >= figures["span_hit@3"] and figures["every_seg_hit@3"] >= figures["seg_hit@3"]
     fold_files = [{p.stem for p in (tmp_path / f"fold-{k}" / "corpus").glob("*.txt")} for k in (0, 1)]
     assert not fold_files[0] & fold_files[1] and fold_files[0] | fold_files[1] == {q.policy for q in asked}
     assert [f.held for f in folds] == fold_files
     cached = (tmp_path / "topic-training.npz").stat().st_mtime_ns
     again, refolded = evaluation.policyqa_folds(bench, tmp_path, model)
-    evaluation.run_bench(again, tmp_path, model, refolded, [None, None], 0.5, limit=5)
+    nothing_declined = evaluation.run_bench(again, tmp_path, model, refolded, [None, None], float("-inf"), limit=5)
     assert (tmp_path / "topic-training.npz").stat().st_mtime_ns == cached  # training texts not embedded again
+    assert nothing_declined["declined"] == 0
+    assert nothing_declined["span_hit@3"] == nothing_declined["every_span_hit@3"]
+    all_declined = evaluation.run_bench(again, tmp_path, model, refolded, [None, None], float("inf"), limit=5)
+    assert all_declined["declined"] == 1 and all_declined["span_hit@3"] == all_declined["seg_hit@3"] == 0
+    assert all_declined["every_seg_hit@3"] == nothing_declined["every_seg_hit@3"] > 0
 
 
 def test_held_out_adapters_are_fitted_without_the_policies_they_score(small_bench, tmp_path, model, engine):
