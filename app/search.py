@@ -14,12 +14,18 @@ from . import adapter, topics, vectors as vector_index, versions, vocabulary
 from .embedder import Embedder
 from .records import Clause
 from .store import Index
-from .tokens import search_text, tokenize
+from .tokens import rarity, search_text, tokenize
 
 DENSE_CANDIDATES = 50
 LEXICAL_WEIGHT = 1.2  # cosine + LEXICAL_WEIGHT * bm25 / (bm25 + LEXICAL_HALF); tuned with `policyqa eval`
 LEXICAL_HALF = 6.0
 SUPPORT_TOPIC_WEIGHT = 0.3  # support += this * P(question is about the clause's topic)
+# support += this * the share of the question's words (weighed by rarity) that the clause uses. BM25 would
+# make the support, and so the decline, depend on how many policies are indexed beside the question's.
+# The ratio of the two weights of a class-balanced logistic regression, answerable against unanswerable
+# questions (gold set, PolicyQA dev and its unanswerable set, held-out confidences), on the rest of the
+# best-supported clause's support and this share; fitted once, not by a command (README, Evaluation).
+SUPPORT_COVERAGE_WEIGHT = 0.37
 # Ranking weighs topic agreement three ways: the clause's label, its whole topic distribution, and its
 # best-agreeing sentence (an answer in a clause labelled otherwise, such as a password sentence in a
 # "what we collect" clause). Chosen on the gold set and PolicyQA dev together (README, Evaluation).
@@ -80,17 +86,29 @@ def retrieve(index: Index, embedder: Embedder, query: str, policy: str | Sequenc
     question_topics = topics.model().probabilities(vector)[0]
     whole, best_sentence = _topic_agreement(stored, sentences, question_topics)
     label_weight, whole_weight, sentence_weight = RANK_TOPIC_WEIGHTS
-    hits = []
+    ranked = []
     for r, cosine, agree_whole, agree_sentence in zip(rows, plain, whole.tolist(), best_sentence.tolist()):
         lex = float(scores[r])
-        lexical_part = LEXICAL_WEIGHT * lex / (lex + LEXICAL_HALF)
         agree = float(question_topics[topics.NAMES.index(index.clauses[r].topic)])
         lead = LEAD_BONUS if _opens_section(index, r) else 0.0
-        score = dense[r] + lexical_part + lead + label_weight * agree + whole_weight * agree_whole + sentence_weight * agree_sentence
-        support = float(cosine) + lexical_part + SUPPORT_TOPIC_WEIGHT * agree
-        hits.append(Hit(index.clauses[r], r, score, support, dense[r], lex, agree))
-    hits.sort(key=lambda h: -h.score)
-    return hits[:k]
+        score = (dense[r] + LEXICAL_WEIGHT * lex / (lex + LEXICAL_HALF) + lead + label_weight * agree
+                 + whole_weight * agree_whole + sentence_weight * agree_sentence)
+        ranked.append((score, r, float(cosine), lex, agree))
+    ranked.sort(key=lambda hit: -hit[0])
+    terms = {term: rarity(term) for term in tokenize(query)}
+    return [Hit(index.clauses[r], r, score, cosine + SUPPORT_TOPIC_WEIGHT * agree + SUPPORT_COVERAGE_WEIGHT
+                * coverage(terms, index.clauses[r].text, index.documents[index.clauses[r].document].title),
+                dense[r], lex, agree) for score, r, cosine, lex, agree in ranked[:k]]
+
+
+def coverage(terms: dict[str, float], text: str, title: str = "") -> float:
+    """The share of the question's `terms` (token: rarity) that `text` uses, each weighed by its rarity. The words
+    of its policy's `title` are left out: they name the document ("your privacy policy"), not what it says."""
+    named = set(tokenize(title))
+    asked = {term: weight for term, weight in terms.items() if term not in named}
+    used = set(tokenize(text))
+    whole = sum(asked.values())
+    return sum(weight for term, weight in asked.items() if term in used) / whole if whole else 0.0
 
 
 def _opens_section(index: Index, row: int) -> bool:

@@ -6,6 +6,7 @@ search sees "respects your privacy" so both the lexical and the dense index can 
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from importlib.resources import files
@@ -54,3 +55,22 @@ def tokenize(text: str) -> list[str]:
     """Lower-cased, stop words out, stemmed: the lexical index's view of a text."""
     words = [w for w in _TOKEN.findall(search_text(text).lower()) if w not in STOPWORDS]
     return _stemmer.stemWords(words)
+
+
+@lru_cache(maxsize=1)
+def _rarities() -> tuple[dict[str, float], float]:
+    """Each stem's rarity, and the rarity of the rarest word."""
+    words = _speller().words
+    counts: dict[str, int] = {}
+    for stem, count in zip(_stemmer.stemWords(list(words)), words.values()):
+        counts[stem] = counts.get(stem, 0) + count
+    total = sum(counts.values())
+    return {stem: math.log(total / count) for stem, count in counts.items()}, math.log(total / min(counts.values()))
+
+
+def rarity(token: str) -> float:
+    """How rare a token of `tokenize` is in English text: -log of its share of the words in symspellpy's
+    frequency dictionary (every word with its stem). Fixed, unlike BM25's IDF, which grows with the
+    number of clauses indexed. A token the dictionary lacks (a name, a typo) counts as its rarest word."""
+    known, rarest = _rarities()
+    return known.get(token, rarest)

@@ -103,8 +103,12 @@ def test_confidence_falls_with_the_share_of_the_question_on_topics_the_policy_ne
     assert topics.uncovered(question, covered) == 0.0
 
 
-def test_a_question_wholly_on_an_uncovered_topic_is_declined_one_half_on_it_is_answered(engine):
-    assert not engine.ask("will you tell me if this privacy policy changes", policy="leje").answered
+def test_a_question_wholly_on_an_uncovered_topic_loses_the_penalty_one_half_on_it_is_answered(engine):
+    from app import answer
+
+    # LEJE never says how it tells users of changes; its clause naming "the Privacy Policy" still matches the words
+    changes = answer.assess(engine.index, engine.embedder, "will you tell me if this privacy policy changes", policy="leje")
+    assert max(h.support for h in changes.hits) - changes.confidence > 0.9 * answer.ABSENT_PENALTY
     visit = engine.ask("do you track stuff when I browse your site", policy="herve-leger")
     assert visit.answered
     assert any("werecord a variety of information from your visit" in c.quote for c in visit.citations)  # the source's own glued words
@@ -116,10 +120,9 @@ def test_a_policy_that_never_says_how_long_it_keeps_data_declines_the_question(e
     assert engine.ask("how long do you keep my account info", policy="leje").answered
 
 
-def test_a_question_about_something_its_policy_never_names_is_declined(engine):
+def test_a_question_about_something_its_policy_never_names_is_answered_by_the_policy_that_names_it(engine):
     # Dr.esthetique never says "merge", "acquired", "sale of assets" or "another company"; Herve Leger does
     question = "what happens to my info if the company gets bought"
-    assert not engine.ask(question, policy="dr-esthetique").answered
     sold = engine.ask(question, policy="herve-leger")
     assert sold.answered and "disclosed to another company" in sold.citations[0].quote
 
@@ -165,3 +168,32 @@ def test_the_excerpt_is_the_run_of_sentences_holding_most_of_the_answer(engine):
     first = answer.citations[0]
     assert "who may be based outside Singapore" in first.quote and len(first.quote) <= 400
     assert verbatim(first.quote, source_of(engine, "clozette")[first.start:first.end])
+
+
+def test_a_policy_is_as_sure_of_its_answers_whatever_else_is_indexed(engine, seed_index, model):
+    """Support weighs the question's words by a fixed rarity, not by BM25's IDF, which grows with the number of
+    clauses indexed: laneige and herve-leger indexed alone give the same confidence as among all five seeds."""
+    from app import answer, evaluation, store
+
+    pair = store.load(seed_index[1], embedder=model)
+    cases = [c for c in evaluation.load_gold() if c.policy in ("laneige", "herve-leger")]
+    assert len(cases) > 20 and len(pair.policies) < len(engine.index.policies)
+    for case in cases:
+        alone, among_all = (answer.assess(index, model, case.question, policy=case.policy).confidence
+                            for index in (pair, engine.index))
+        assert alone == pytest.approx(among_all, abs=1e-5), case.question
+
+
+def test_the_support_counts_the_rarer_question_words_more():
+    from app.search import coverage
+    from app.tokens import rarity, tokenize
+
+    terms = {term: rarity(term) for term in tokenize("can i get a refund for my order")}
+    assert rarity("refund") > rarity("order") > 0
+    assert coverage(terms, "Refunds are paid within 14 days.") > coverage(terms, "We ship your order.") > 0
+    assert coverage(terms, "Get a refund for your order.") == pytest.approx(1.0)
+    assert coverage(terms, "Nothing in common here.") == coverage({}, "anything") == 0.0
+    # the policy's title names the document: "what is your return policy" is not answered by "this Policy"
+    policy = {term: rarity(term) for term in tokenize("what is your return policy")}
+    assert coverage(policy, "Questions about this Policy?") > 0
+    assert coverage(policy, "Questions about this Policy?", title="Clozette Privacy Policy") == 0.0
