@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib.resources import files
-from pathlib import Path
 
 import numpy as np
 
-from . import search, settings, topics, versions, vocabulary
+from . import calibration, search, settings, topics, versions, vocabulary
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Answer, Citation, Clause, Policy
@@ -32,19 +28,6 @@ class Turn:
 
     question: str
     policy: str | None = None
-
-
-@lru_cache(maxsize=1)
-def calibration() -> dict:
-    """The decline threshold and its measured operating point, fitted by `policyqa eval --calibrate`."""
-    return json.loads((files("app") / "data" / "calibration.json").read_text(encoding="utf-8"))
-
-
-def save_calibration(fitted: dict) -> None:
-    """Store a fitted threshold (and the curve behind it) with the package; the next ask uses it."""
-    path = Path(str(files("app") / "data" / "calibration.json"))
-    path.write_text(json.dumps(fitted, indent=1) + "\n", encoding="utf-8")
-    calibration.cache_clear()
 
 
 def clean_question(question: str) -> str:
@@ -143,7 +126,7 @@ def ask(index: Index, embedder: Embedder, question: str, policy: str | None = No
 
 def respond(index: Index, found: Assessment, top_k: int = 3, threshold: float | None = None) -> Answer:
     """Quote and cite what the assessment found, or decline when it is not sure enough."""
-    threshold = calibration()["threshold"] if threshold is None else threshold
+    threshold = calibration.fitted()["threshold"] if threshold is None else threshold
     if found.confidence < threshold:
         return decline(index, found.question, found.scope, found.as_of)
     chosen = [h for h in found.hits[:top_k] if h.support >= threshold - CITE_MARGIN] or found.hits[:1]

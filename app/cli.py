@@ -262,14 +262,15 @@ def _prepare_index(corpus: Path, index: Path) -> None:
               help="Work folder for the PolicyQA corpus and index [default: <index>/../.bench].")
 @click.option("--limit", type=int, default=None, help="Ask only this many PolicyQA questions (spread evenly).")
 @click.option("--skip-bench", is_flag=True, help="Only the gold set, in-sample (no held-out adapters).")
-@click.option("--calibrate", is_flag=True, help="Fit the decline threshold on the gold set and save it with the package.")
+@click.option("--calibrate", is_flag=True, help="Fit the support's word-match weight (gold set and PolicyQA dev) "
+              "and the decline threshold (gold set), and save them with the package.")
 @click.option("--from-feedback", is_flag=True, help="Evaluate on the thumbs-up answers and declines in the feedback database.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @_friendly
 def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies: Path | None, bench_dir: Path | None,
              limit: int | None, skip_bench: bool, calibrate: bool, from_feedback: bool, as_json: bool) -> None:
     """Measure answer quality on policies held out from fitting: the gold set, PolicyQA dev, current policies."""
-    from . import answer, embedder, evaluation, store, training
+    from . import calibration, embedder, evaluation, store, training
     from .feedback import FeedbackStore
 
     index = index or settings.path("index")
@@ -293,18 +294,27 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies
         click.echo("Fitting held-out topic models and adapters...", err=True)
         questions, folds = evaluation.policyqa_folds(bench, work, model)
         per_fold, per_policy = training.held_out(folds, questions, loaded, cases, model)
-    threshold = answer.calibration()["threshold"]
+    if calibrate:
+        click.echo("Fitting the support's word-match weight...", err=True)
+        examples = [evaluation.decline_example(r.first, bool(r.case.anchor), "gold")
+                    for r in evaluation.run_gold(loaded, model, cases, 0.0, per_policy)]
+        if with_bench:
+            examples += evaluation.policyqa_decline_examples(questions, model, folds, per_fold)
+        weight = calibration.fit_coverage_weight([e for e in examples if e])
+        calibration.save(calibration.fitted() | {"coverage_weight": weight})
+    threshold = calibration.fitted()["threshold"]
     results = evaluation.run_gold(loaded, model, cases, threshold, per_policy)
     figures: dict = {"gold": evaluation.gold_metrics(loaded, results), "held_out": per_policy is not None,
                      "threshold": threshold}
     if calibrate:
         fitted = evaluation.fit_threshold(results)
         figures["calibration"] = {
+            "coverage_weight": weight,
             "threshold": fitted,
             "cross_validated": evaluation.cross_validated(results),
             "curve": evaluation.decline_curve(results, evaluation.threshold_grid(results)),
         }
-        answer.save_calibration(figures["calibration"])
+        calibration.save(figures["calibration"])
         threshold = figures["threshold"] = fitted
         results = evaluation.run_gold(loaded, model, cases, threshold, per_policy)
         figures["gold"] = evaluation.gold_metrics(loaded, results)
@@ -332,7 +342,8 @@ def _render_figures(figures: dict) -> str:
     ]
     if "calibration" in figures:
         cv = figures["calibration"]["cross_validated"]
-        lines.append(f"Calibration: threshold {figures['calibration']['threshold']}; held-out (2-fold) decline precision "
+        lines.append(f"Calibration: word-match weight {figures['calibration']['coverage_weight']}, threshold "
+                     f"{figures['calibration']['threshold']}; held-out (2-fold) decline precision "
                      f"{cv['decline_precision']:.3f}, recall {cv['decline_recall']:.3f}, answered correctly {cv['answered_correct']:.3f}")
     if "gold_in_sample" in figures:
         i = figures["gold_in_sample"]

@@ -19,7 +19,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from . import adapter, answer, documents, search, settings, store, topics, vectors as vector_index
+from . import adapter, answer, calibration, documents, search, settings, store, topics, vectors as vector_index
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Answer
@@ -83,6 +83,7 @@ class CaseResult:
     top_score: float  # the answer's confidence: what the decline threshold is compared with
     rank: int | None  # 1-based rank of the first retrieved clause holding the anchor
     answer: Answer
+    first: search.Hit | None = None  # the first-ranked clause
 
 
 def run_gold(index: store.Index, embedder: Embedder, cases: list[GoldCase], threshold: float,
@@ -97,7 +98,7 @@ def run_gold(index: store.Index, embedder: Embedder, cases: list[GoldCase], thre
         if case.anchor:
             rank = next((i for i, h in enumerate(found.hits, 1)
                          if holds(h.clause.policy, h.clause.start, h.clause.end, case)), None)
-        results.append(CaseResult(case, found.confidence, rank, result))
+        results.append(CaseResult(case, found.confidence, rank, result, found.hits[0] if found.hits else None))
     return results
 
 
@@ -167,6 +168,14 @@ def _share(part: int, whole: int) -> float:
 
 
 # ---------------------------------------------------------------- calibration
+
+
+def decline_example(first: search.Hit | None, answerable: bool, group: str) -> tuple[float, float, bool, str] | None:
+    """What `calibration.fit_coverage_weight` reads of a question: its first clause's support without and with
+    the word match, whether it is answerable and the set it comes from."""
+    if first is None:
+        return None
+    return first.support - calibration.fitted()["coverage_weight"] * first.coverage, first.coverage, answerable, group
 
 
 def decline_curve(results: list[CaseResult], thresholds: list[float]) -> list[dict]:
@@ -321,11 +330,30 @@ def policyqa_folds(bench_file: Path, work_dir: Path, embedder: Embedder) -> tupl
     return questions, folds
 
 
+def policyqa_decline_examples(questions: list[BenchQuestion], embedder: Embedder, folds: list[Fold],
+                              adapters: list[adapter.Adapter | None]) -> list[tuple[float, float, bool, str]]:
+    """`decline_example` of PolicyQA's answerable questions and the team's unanswerable ones over the same
+    policies, each asked with the topic model and adapter fitted without its policy."""
+    asked = [(q.policy, q.question, True) for q in questions] + [(c.policy, c.question, False) for c in _unanswerable()]
+    examples = []
+    for fold, fitted in zip(folds, adapters):
+        with topics.using(fold.topic_model), adapter.using(fitted):
+            for policy, question, answerable in asked:
+                if policy in fold.held:
+                    hits = answer.assess(fold.index, embedder, question, policy=policy).hits
+                    examples.append(decline_example(hits[0] if hits else None, answerable, "policyqa"))
+    return [e for e in examples if e]
+
+
+def _unanswerable() -> list[GoldCase]:
+    return load_gold(Path(str(files("app") / "data" / "policyqa_unanswerable.jsonl")))
+
+
 def run_bench(questions: list[BenchQuestion], work_dir: Path, embedder: Embedder, folds: list[Fold],
               adapters: list[adapter.Adapter | None], threshold: float, limit: int | None = None, progress=None) -> dict:
     """Each fold's questions asked with its topic model and its adapter, both fitted without its policies; and
     the team's unanswerable questions over the same policies (app/data/policyqa_unanswerable.jsonl)."""
-    unanswerable = load_gold(Path(str(files("app") / "data" / "policyqa_unanswerable.jsonl")))
+    unanswerable = _unanswerable()
     refused = 0
     if limit:
         questions = questions[::max(1, len(questions) // limit)][:limit]

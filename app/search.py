@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from . import adapter, topics, vectors as vector_index, versions, vocabulary
+from . import adapter, calibration, topics, vectors as vector_index, versions, vocabulary
 from .embedder import Embedder
 from .records import Clause
 from .store import Index
@@ -20,12 +20,9 @@ DENSE_CANDIDATES = 50
 LEXICAL_WEIGHT = 1.2  # cosine + LEXICAL_WEIGHT * bm25 / (bm25 + LEXICAL_HALF); tuned with `policyqa eval`
 LEXICAL_HALF = 6.0
 SUPPORT_TOPIC_WEIGHT = 0.3  # support += this * P(question is about the clause's topic)
-# support += this * the share of the question's words (weighed by rarity) that the clause uses. BM25 would
-# make the support, and so the decline, depend on how many policies are indexed beside the question's.
-# The ratio of the two weights of a class-balanced logistic regression, answerable against unanswerable
-# questions (gold set, PolicyQA dev and its unanswerable set, held-out confidences), on the rest of the
-# best-supported clause's support and this share; fitted once, not by a command (README, Evaluation).
-SUPPORT_COVERAGE_WEIGHT = 0.37
+# support += calibration's coverage weight * the share of the question's words (weighed by rarity) that the
+# clause uses: its word match. Not BM25, whose IDF grows with the number of clauses indexed, so that the
+# support, and the decline, of a policy do not depend on what else is indexed.
 # Ranking weighs topic agreement three ways: the clause's label, its whole topic distribution, and its
 # best-agreeing sentence (an answer in a clause labelled otherwise, such as a password sentence in a
 # "what we collect" clause). Chosen on the gold set and PolicyQA dev together (README, Evaluation).
@@ -46,6 +43,7 @@ class Hit:
     dense: float
     lexical: float
     topic: float  # the probability that the question is about this clause's topic
+    coverage: float  # the share of the question's words, weighed by rarity, that the clause uses
 
 
 def query_vector(embedder: Embedder, query: str) -> np.ndarray:
@@ -96,9 +94,13 @@ def retrieve(index: Index, embedder: Embedder, query: str, policy: str | Sequenc
         ranked.append((score, r, float(cosine), lex, agree))
     ranked.sort(key=lambda hit: -hit[0])
     terms = {term: rarity(term) for term in tokenize(query)}
-    return [Hit(index.clauses[r], r, score, cosine + SUPPORT_TOPIC_WEIGHT * agree + SUPPORT_COVERAGE_WEIGHT
-                * coverage(terms, index.clauses[r].text, index.documents[index.clauses[r].document].title),
-                dense[r], lex, agree) for score, r, cosine, lex, agree in ranked[:k]]
+    weight = calibration.fitted()["coverage_weight"]
+    hits = []
+    for score, r, cosine, lex, agree in ranked[:k]:
+        match = coverage(terms, index.clauses[r].text, index.documents[index.clauses[r].document].title)
+        hits.append(Hit(index.clauses[r], r, score, cosine + SUPPORT_TOPIC_WEIGHT * agree + weight * match,
+                        dense[r], lex, agree, match))
+    return hits
 
 
 def coverage(terms: dict[str, float], text: str, title: str = "") -> float:

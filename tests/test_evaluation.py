@@ -118,3 +118,28 @@ def test_topic_training_data_is_the_same_in_every_process():
     tied = [context for context, kinds in segments.items()
             if len(counts := sorted(Counter(kinds).values(), reverse=True)) > 1 and counts[0] == counts[1]]
     assert tied and not set(tied) & set(texts)
+
+
+def test_the_word_match_weight_is_fitted_the_same_whatever_weight_the_support_used(engine, tmp_path, monkeypatch):
+    """`policyqa eval --calibrate` refits the weight from each question's first-ranked clause, which the weight
+    does not move: fitting again after saving a different weight gives the same weight."""
+    from app import calibration
+
+    def fit() -> float:
+        results = evaluation.run_gold(engine.index, engine.embedder, evaluation.load_gold(), 0.0)
+        return calibration.fit_coverage_weight([e for r in results
+                                                if (e := evaluation.decline_example(r.first, bool(r.case.anchor), "gold"))])
+
+    weight = fit()
+    assert 0.05 < weight < 2  # the word match counts for an answer, and less than the cosine does
+    shipped = calibration.fitted()
+    moved = tmp_path / "calibration.json"
+    moved.write_text(json.dumps(shipped | {"coverage_weight": shipped["coverage_weight"] * 3}), encoding="utf-8")
+    monkeypatch.setattr(calibration, "_path", lambda: moved)
+    calibration.fitted.cache_clear()
+    try:
+        assert calibration.fitted()["coverage_weight"] != shipped["coverage_weight"]
+        assert fit() == pytest.approx(weight, abs=0.002)
+    finally:
+        monkeypatch.undo()
+        calibration.fitted.cache_clear()
