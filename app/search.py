@@ -20,9 +20,6 @@ DENSE_CANDIDATES = 50
 LEXICAL_WEIGHT = 1.2  # cosine + LEXICAL_WEIGHT * bm25 / (bm25 + LEXICAL_HALF); tuned with `policyqa eval`
 LEXICAL_HALF = 6.0
 SUPPORT_TOPIC_WEIGHT = 0.3  # support += this * P(question is about the clause's topic)
-# support += calibration's coverage weight * the share of the question's words (weighed by rarity) that the
-# clause uses: its word match. Not BM25, whose IDF grows with the number of clauses indexed, so that the
-# support, and the decline, of a policy do not depend on what else is indexed.
 # Ranking weighs topic agreement three ways: the clause's label, its whole topic distribution, and its
 # best-agreeing sentence (an answer in a clause labelled otherwise, such as a password sentence in a
 # "what we collect" clause). Chosen on the gold set and PolicyQA dev together (README, Evaluation).
@@ -104,8 +101,10 @@ def retrieve(index: Index, embedder: Embedder, query: str, policy: str | Sequenc
 
 
 def coverage(terms: dict[str, float], text: str, title: str = "") -> float:
-    """The share of the question's `terms` (token: rarity) that `text` uses, each weighed by its rarity. The words
-    of its policy's `title` are left out: they name the document ("your privacy policy"), not what it says."""
+    """The share of the question's `terms` (token: rarity) that `text` uses, each weighed by its rarity: the word
+    match of the support, weighed by calibration's coverage weight. Not BM25, whose IDF grows with the number of
+    clauses indexed: a policy's support, and so its declines, would depend on what else is indexed. The words of
+    its policy's `title` are left out: they name the document ("your privacy policy"), not what it says."""
     named = set(tokenize(title))
     asked = {term: weight for term, weight in terms.items() if term not in named}
     used = set(tokenize(text))
