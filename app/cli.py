@@ -294,19 +294,18 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies
         click.echo("Fitting held-out topic models and adapters...", err=True)
         questions, folds = evaluation.policyqa_folds(bench, work, model)
         per_fold, per_policy = training.held_out(folds, questions, loaded, cases, model)
-    if calibrate:
-        click.echo("Fitting the support's word-match weight...", err=True)
-        examples = [evaluation.decline_example(r.first, bool(r.case.anchor), "gold")
-                    for r in evaluation.run_gold(loaded, model, cases, 0.0, per_policy)]
-        if with_bench:
-            examples += evaluation.policyqa_decline_examples(questions, model, folds, per_fold)
-        weight = calibration.fit_coverage_weight([e for e in examples if e])
-        calibration.save(calibration.fitted() | {"coverage_weight": weight})
     threshold = calibration.fitted()["threshold"]
     results = evaluation.run_gold(loaded, model, cases, threshold, per_policy)
     figures: dict = {"gold": evaluation.gold_metrics(loaded, results), "held_out": per_policy is not None,
                      "threshold": threshold}
     if calibrate:
+        click.echo("Fitting the support's word-match weight and the threshold...", err=True)
+        examples = [evaluation.decline_example(r.first, bool(r.case.anchor), "gold") for r in results]
+        if with_bench:
+            examples += evaluation.policyqa_decline_examples(questions, model, folds, per_fold)
+        weight = calibration.fit_coverage_weight([e for e in examples if e])
+        calibration.save(calibration.fitted() | {"coverage_weight": weight})
+        results = evaluation.run_gold(loaded, model, cases, threshold, per_policy)  # supports with the fitted weight
         fitted = evaluation.fit_threshold(results)
         figures["calibration"] = {
             "coverage_weight": weight,

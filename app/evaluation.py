@@ -10,6 +10,7 @@ import json
 import re
 import statistics
 import time
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -336,13 +337,19 @@ def policyqa_decline_examples(questions: list[BenchQuestion], embedder: Embedder
     policies, each asked with the topic model and adapter fitted without its policy."""
     asked = [(q.policy, q.question, True) for q in questions] + [(c.policy, c.question, False) for c in _unanswerable()]
     examples = []
+    for fold in held_out(folds, adapters):
+        for policy, question, answerable in asked:
+            if policy in fold.held:
+                hits = answer.assess(fold.index, embedder, question, policy=policy).hits
+                examples.append(decline_example(hits[0] if hits else None, answerable, "policyqa"))
+    return [e for e in examples if e]
+
+
+def held_out(folds: list[Fold], adapters: list[adapter.Adapter | None]) -> Iterator[Fold]:
+    """Each fold in turn, while questions are read with its topic model and adapter (both fitted without it)."""
     for fold, fitted in zip(folds, adapters):
         with topics.using(fold.topic_model), adapter.using(fitted):
-            for policy, question, answerable in asked:
-                if policy in fold.held:
-                    hits = answer.assess(fold.index, embedder, question, policy=policy).hits
-                    examples.append(decline_example(hits[0] if hits else None, answerable, "policyqa"))
-    return [e for e in examples if e]
+            yield fold
 
 
 def _unanswerable() -> list[GoldCase]:
@@ -360,28 +367,26 @@ def run_bench(questions: list[BenchQuestion], work_dir: Path, embedder: Embedder
     baseline = _Baseline(work_dir / "corpus", embedder)
     ours, answered, base, declined, recalled, base_recalled = [], [], [], 0, 0, 0
     seconds = 0.0
-    for fold, fitted in zip(folds, adapters):
-        asked = [q for q in questions if q.policy in fold.held]
-        with topics.using(fold.topic_model), adapter.using(fitted):
-            started = time.monotonic()
-            for q in asked:
-                found = answer.assess(fold.index, embedder, q.question, policy=q.policy)
-                declined += found.confidence < threshold
-                every = answer.respond(fold.index, found, top_k=3, threshold=float("-inf"))
-                shipped = answer.respond(fold.index, found, top_k=3, threshold=threshold)
-                windows = baseline.cite(q.question, q.policy, CANDIDATES)  # exact search: its top 3 are the cited ones
-                ours.append(_hits([(c.start, c.end) for c in every.citations], q))
-                answered.append(_hits([(c.start, c.end) for c in shipped.citations], q))
-                base.append(_hits(windows, q))
-                candidates = search.retrieve(fold.index, embedder, found.query, q.policy, CANDIDATES, found.vector)
-                recalled += any(overlaps(h.clause.start, h.clause.end, q.spans) for h in candidates)
-                base_recalled += any(overlaps(a, b, q.spans) for a, b in windows)
-                if progress:
-                    progress("questions", len(ours), len(questions))
-            seconds += time.monotonic() - started
-            for case in unanswerable:
-                if case.policy in fold.held:
-                    refused += answer.assess(fold.index, embedder, case.question, policy=case.policy).confidence < threshold
+    for fold in held_out(folds, adapters):
+        started = time.monotonic()
+        for q in (q for q in questions if q.policy in fold.held):
+            found = answer.assess(fold.index, embedder, q.question, policy=q.policy)
+            declined += found.confidence < threshold
+            every = answer.respond(fold.index, found, top_k=3, threshold=float("-inf"))
+            shipped = answer.respond(fold.index, found, top_k=3, threshold=threshold)
+            windows = baseline.cite(q.question, q.policy, CANDIDATES)  # exact search: its top 3 are the cited ones
+            ours.append(_hits([(c.start, c.end) for c in every.citations], q))
+            answered.append(_hits([(c.start, c.end) for c in shipped.citations], q))
+            base.append(_hits(windows, q))
+            candidates = search.retrieve(fold.index, embedder, found.query, q.policy, CANDIDATES, found.vector)
+            recalled += any(overlaps(h.clause.start, h.clause.end, q.spans) for h in candidates)
+            base_recalled += any(overlaps(a, b, q.spans) for a, b in windows)
+            if progress:
+                progress("questions", len(ours), len(questions))
+        seconds += time.monotonic() - started
+        for case in unanswerable:
+            if case.policy in fold.held:
+                refused += answer.assess(fold.index, embedder, case.question, policy=case.policy).confidence < threshold
     (span, seg), (every_span, every_seg), (base_span, base_seg) = _rates(answered), _rates(ours), _rates(base)
     ratio = lambda ours, theirs: round(ours / theirs, 3) if theirs else None  # noqa: E731
     return {
