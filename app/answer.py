@@ -95,14 +95,21 @@ class Assessment:
     as_of: str | None = None  # the date whose policy versions answer; None: the latest
 
 
-def assess(index: Index, embedder: Embedder, question: str, policy: str | None = None,
-           history: list[Turn] | None = None, k: int = 10, as_of: str | None = None) -> Assessment:
+def read_question(index: Index, embedder: Embedder, question: str, policy: str | None = None,
+                  history: list[Turn] | None = None, as_of: str | None = None
+                  ) -> tuple[str, str | None, list[str], str, np.ndarray]:
+    """The question cleaned; the policy it is about; the policy versions that answer it; the text searched (company
+    names out, a follow-up read with the question before it) and its vector."""
     history = history or []
     question = clean_question(question)
     scope = resolve_policy(index, question, policy, history)
-    documents = versions.scope(index, scope, as_of)
     query = search.without_names(index, query_text(question, history))
-    vector = search.query_vector(embedder, query)
+    return question, scope, versions.scope(index, scope, as_of), query, search.query_vector(embedder, query)
+
+
+def assess(index: Index, embedder: Embedder, question: str, policy: str | None = None,
+           history: list[Turn] | None = None, k: int = 10, as_of: str | None = None) -> Assessment:
+    question, scope, documents, query, vector = read_question(index, embedder, question, policy, history, as_of)
     hits = search.retrieve(index, embedder, query, documents, k=k, vector=vector)
     confidence = max((h.support for h in hits), default=float("-inf"))
     covered = index.manifest.get("topic_coverage", {}).get(documents[0]) if scope else None

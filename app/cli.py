@@ -262,8 +262,8 @@ def _prepare_index(corpus: Path, index: Path) -> None:
               help="Work folder for the PolicyQA corpus and index [default: <index>/../.bench].")
 @click.option("--limit", type=int, default=None, help="Ask only this many PolicyQA questions (spread evenly).")
 @click.option("--skip-bench", is_flag=True, help="Only the gold set, in-sample (no held-out adapters).")
-@click.option("--calibrate", is_flag=True, help="Fit the support's word-match weight (gold set and PolicyQA dev) "
-              "and the decline threshold (gold set), and save them with the package.")
+@click.option("--calibrate", is_flag=True, help="Fit the ranking weights and the support's word-match weight (gold "
+              "set and PolicyQA dev) and the decline threshold (gold set), and save them with the package.")
 @click.option("--from-feedback", is_flag=True, help="Evaluate on the thumbs-up answers and declines in the feedback database.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @_friendly
@@ -289,11 +289,11 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies
     bench = bench or shared / "bench" / "policyqa_dev.json"
     work = bench_dir or index.parent / ".bench"
     with_bench = not skip_bench and bench.is_file()
-    per_fold, per_policy = [], None
+    per_fold, per_policy, ranking = [], None, calibration.fitted()["ranking"]
     if with_bench:
-        click.echo("Fitting held-out topic models and adapters...", err=True)
+        click.echo("Fitting held-out topic models, adapters and ranking weights...", err=True)
         questions, folds = evaluation.policyqa_folds(bench, work, model)
-        per_fold, per_policy = training.held_out(folds, questions, loaded, cases, model)
+        per_fold, per_policy, ranking = training.held_out(folds, questions, loaded, cases, model)
     threshold = calibration.fitted()["threshold"]
     results = evaluation.run_gold(loaded, model, cases, threshold, per_policy)
     figures: dict = {"gold": evaluation.gold_metrics(loaded, results), "held_out": per_policy is not None,
@@ -304,10 +304,11 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies
         if with_bench:
             examples += evaluation.policyqa_decline_examples(questions, model, folds, per_fold)
         weight = calibration.fit_coverage_weight([e for e in examples if e])
-        calibration.save(calibration.fitted() | {"coverage_weight": weight})
+        calibration.save(calibration.fitted() | {"ranking": ranking, "coverage_weight": weight})
         results = evaluation.run_gold(loaded, model, cases, threshold, per_policy)  # supports with the fitted weight
         fitted = evaluation.fit_threshold(results)
         figures["calibration"] = {
+            "ranking": ranking,
             "coverage_weight": weight,
             "threshold": fitted,
             "cross_validated": evaluation.cross_validated(results),
@@ -331,7 +332,8 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies
 
 def _render_figures(figures: dict) -> str:
     g = figures["gold"]
-    how = "each seed policy held out of the adapter's fit" if figures["held_out"] else "in-sample: the shipped adapter"
+    how = ("each seed policy held out of the adapter's and the ranking's fit" if figures["held_out"]
+           else "in-sample: the shipped adapter and ranking")
     lines = [
         f"Gold set: {g['answerable']} answerable, {g['unanswerable']} unanswerable ({how}; decline threshold {figures['threshold']})",
         f"  hit@1 {g['hit@1']:.3f}   hit@3 {g['hit@3']:.3f}   retrieval hit@3 {g['retrieval_hit@3']:.3f}   MRR {g['mrr']:.3f}",
@@ -341,17 +343,18 @@ def _render_figures(figures: dict) -> str:
     ]
     if "calibration" in figures:
         cv = figures["calibration"]["cross_validated"]
-        lines.append(f"Calibration: word-match weight {figures['calibration']['coverage_weight']}, threshold "
+        weights = ", ".join(f"{name} {value}" for name, value in figures["calibration"]["ranking"].items())
+        lines.append(f"Calibration: ranking weights {weights}; word-match weight {figures['calibration']['coverage_weight']}, threshold "
                      f"{figures['calibration']['threshold']}; held-out (2-fold) decline precision "
                      f"{cv['decline_precision']:.3f}, recall {cv['decline_recall']:.3f}, answered correctly {cv['answered_correct']:.3f}")
     if "gold_in_sample" in figures:
         i = figures["gold_in_sample"]
-        lines.append(f"  in-sample (the shipped adapter, fitted on these questions too): hit@1 {i['hit@1']:.3f}   hit@3 {i['hit@3']:.3f}")
+        lines.append(f"  in-sample (the shipped adapter and ranking, fitted on these questions too): hit@1 {i['hit@1']:.3f}   hit@3 {i['hit@3']:.3f}")
     if "policyqa_dev" in figures:
         b = figures["policyqa_dev"]
         lines += [
             f"PolicyQA dev: {b['questions']} questions, citations read for {400} chars, each half of the policies held out "
-            f"of the topic model and adapter ({b['seconds']}s)",
+            f"of the topic model, adapter and ranking ({b['seconds']}s)",
             f"  span-hit@3 {b['span_hit@3']:.3f} vs baseline {b['baseline_span_hit@3']:.3f}  (x{b['span_ratio']})"
             "   as answered: a declined question is a miss",
             f"  seg-hit@3  {b['seg_hit@3']:.3f} vs baseline {b['baseline_seg_hit@3']:.3f}  (x{b['seg_ratio']})",

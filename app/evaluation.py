@@ -11,7 +11,7 @@ import re
 import statistics
 import time
 from collections.abc import Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib.resources import files
@@ -87,12 +87,26 @@ class CaseResult:
     first: search.Hit | None = None  # the first-ranked clause
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """What questions about some policies are asked with when they are held out: the query adapter and the ranking
+    weights fitted without them (app/training.py)."""
+
+    adapter: adapter.Adapter | None = None
+    ranking: dict[str, float] | None = None  # None: the shipped weights
+
+    @contextmanager
+    def using(self) -> Iterator[None]:
+        with adapter.using(self.adapter), calibration.using(**({"ranking": self.ranking} if self.ranking else {})):
+            yield
+
+
 def run_gold(index: store.Index, embedder: Embedder, cases: list[GoldCase], threshold: float,
-             adapters: dict[str, adapter.Adapter] | None = None) -> list[CaseResult]:
-    """Ask every case; with `adapters`, each case's question is adapted by its policy's (one fitted without it)."""
+             fitted: dict[str, HeldOut] | None = None) -> list[CaseResult]:
+    """Ask every case; with `fitted`, each case with what was fitted without its policy."""
     results = []
     for case in cases:
-        with adapter.using(adapters[case.expected_policy]) if adapters else nullcontext():
+        with fitted[case.expected_policy].using() if fitted else nullcontext():
             found = answer.assess(index, embedder, case.question, policy=case.policy)
         result = answer.respond(index, found, top_k=3, threshold=threshold)
         rank = None
@@ -332,12 +346,12 @@ def policyqa_folds(bench_file: Path, work_dir: Path, embedder: Embedder) -> tupl
 
 
 def policyqa_decline_examples(questions: list[BenchQuestion], embedder: Embedder, folds: list[Fold],
-                              adapters: list[adapter.Adapter | None]) -> list[tuple[float, float, bool, str]]:
+                              fitted: list[HeldOut]) -> list[tuple[float, float, bool, str]]:
     """`decline_example` of PolicyQA's answerable questions and the team's unanswerable ones over the same
-    policies, each asked with the topic model and adapter fitted without its policy."""
+    policies, each asked with the topic model, adapter and ranking fitted without its policy."""
     asked = [(q.policy, q.question, True) for q in questions] + [(c.policy, c.question, False) for c in _unanswerable()]
     examples = []
-    for fold in held_out(folds, adapters):
+    for fold in held_out(folds, fitted):
         for policy, question, answerable in asked:
             if policy in fold.held:
                 hits = answer.assess(fold.index, embedder, question, policy=policy).hits
@@ -345,10 +359,10 @@ def policyqa_decline_examples(questions: list[BenchQuestion], embedder: Embedder
     return [e for e in examples if e]
 
 
-def held_out(folds: list[Fold], adapters: list[adapter.Adapter | None]) -> Iterator[Fold]:
-    """Each fold in turn, while questions are read with its topic model and adapter (both fitted without it)."""
-    for fold, fitted in zip(folds, adapters):
-        with topics.using(fold.topic_model), adapter.using(fitted):
+def held_out(folds: list[Fold], fitted: list[HeldOut]) -> Iterator[Fold]:
+    """Each fold in turn, while questions are asked with its topic model, adapter and ranking (fitted without it)."""
+    for fold, without in zip(folds, fitted):
+        with topics.using(fold.topic_model), without.using():
             yield fold
 
 
@@ -357,8 +371,8 @@ def _unanswerable() -> list[GoldCase]:
 
 
 def run_bench(questions: list[BenchQuestion], work_dir: Path, embedder: Embedder, folds: list[Fold],
-              adapters: list[adapter.Adapter | None], threshold: float, limit: int | None = None, progress=None) -> dict:
-    """Each fold's questions asked with its topic model and its adapter, both fitted without its policies; and
+              fitted: list[HeldOut], threshold: float, limit: int | None = None, progress=None) -> dict:
+    """Each fold's questions asked with its topic model, adapter and ranking, all fitted without its policies; and
     the team's unanswerable questions over the same policies (app/data/policyqa_unanswerable.jsonl)."""
     unanswerable = _unanswerable()
     refused = 0
@@ -367,7 +381,7 @@ def run_bench(questions: list[BenchQuestion], work_dir: Path, embedder: Embedder
     baseline = _Baseline(work_dir / "corpus", embedder)
     ours, answered, base, declined, recalled, base_recalled = [], [], [], 0, 0, 0
     seconds = 0.0
-    for fold in held_out(folds, adapters):
+    for fold in held_out(folds, fitted):
         started = time.monotonic()
         for q in (q for q in questions if q.policy in fold.held):
             found = answer.assess(fold.index, embedder, q.question, policy=q.policy)

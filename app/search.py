@@ -17,17 +17,14 @@ from .store import Index
 from .tokens import rarity, search_text, tokenize
 
 DENSE_CANDIDATES = 50
-LEXICAL_WEIGHT = 1.2  # cosine + LEXICAL_WEIGHT * bm25 / (bm25 + LEXICAL_HALF); tuned with `policyqa eval`
-LEXICAL_HALF = 6.0
+LEXICAL_HALF = 6.0  # the lexical signal is bm25 / (bm25 + LEXICAL_HALF): 0 to 1, half at a BM25 of 6
 SUPPORT_TOPIC_WEIGHT = 0.3  # support += this * P(question is about the clause's topic)
-# Ranking weighs topic agreement three ways: the clause's label, its whole topic distribution, and its
-# best-agreeing sentence (an answer in a clause labelled otherwise, such as a password sentence in a
-# "what we collect" clause). Chosen on the gold set and PolicyQA dev together (README, Evaluation).
-RANK_TOPIC_WEIGHTS = (0.1, 0.2, 0.2)
-# The clause that opens a section gains this in ranking (not in the decline's support): among sibling clauses,
-# which a bi-encoder scores almost alike, the general statement comes first. Gold hit@1 is 0.852-0.861 from
-# 0.05 to 0.15 and falls at 0.2; PrivacyQA on-topic@3 rises with it (0.757 at 0, 0.767 at 0.1).
-LEAD_BONUS = 0.1
+# What the ranking weighs besides the cosine, each by its fitted weight (calibration.json's "ranking", fitted by
+# `policyqa eval --calibrate`): the lexical signal; topic agreement three ways (the clause's label, its whole
+# topic distribution, and its best-agreeing sentence: an answer in a clause labelled otherwise, such as a
+# password sentence in a "what we collect" clause); and 1 for the clause that opens a section (among sibling
+# clauses, which a bi-encoder scores almost alike, the general statement comes first).
+RANK_SIGNALS = ("lexical", "label", "whole", "sentence", "lead")
 
 
 @dataclass(frozen=True)
@@ -55,49 +52,72 @@ def aimed(vector: np.ndarray) -> np.ndarray:
 
 def retrieve(index: Index, embedder: Embedder, query: str, policy: str | Sequence[str] | None = None, k: int = 10,
              vector: np.ndarray | None = None) -> list[Hit]:
-    """The k best clauses: each clause's cosine (with the adapted question) is the best of its own and its
-    sentences'. Topics read the question as the model encoded it: the topic model was fitted on those.
-    `policy` is a policy id or document key, or a list of document keys; None searches the latest
-    version of every policy."""
-    scope = versions.rows(index, policy)
+    """The k best clauses by the fitted ranking (`Candidates.scores`). `policy` is a policy id or document key,
+    or a list of document keys; None searches the latest version of every policy."""
     vector = query_vector(embedder, query) if vector is None else vector
+    found = candidates(index, query, vector, policy, max(k, DENSE_CANDIDATES))
+    if found is None:
+        return []
+    scores = found.scores(calibration.fitted()["ranking"])
+    order = np.argsort(-scores, kind="stable")[:k]
+    terms = {term: rarity(term) for term in tokenize(query)}
+    weight = calibration.fitted()["coverage_weight"]
+    hits = []
+    for i in order.tolist():
+        clause = index.clauses[found.rows[i]]
+        match = coverage(terms, clause.text, index.documents[clause.document].title)
+        support = found.plain[i] + SUPPORT_TOPIC_WEIGHT * found.topic[i] + weight * match
+        hits.append(Hit(clause, found.rows[i], float(scores[i]), float(support), float(found.dense[i]),
+                        float(found.lexical[i]), float(found.topic[i]), match))
+    return hits
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The clauses worth ranking for a question, with what the ranking and the support read of each."""
+
+    rows: list[int]  # clause rows, ascending
+    dense: np.ndarray  # cosine with the adapted question, the best of the clause's own and its sentences'
+    plain: np.ndarray  # the same with the question as the model encoded it: the support reads it
+    lexical: np.ndarray  # BM25 of the expanded question
+    topic: np.ndarray  # P(question is about the clause's topic label)
+    signals: np.ndarray  # one column per RANK_SIGNALS
+
+    def scores(self, weights: dict[str, float]) -> np.ndarray:
+        """The ranking: the cosine, plus each signal by its weight."""
+        return self.dense + self.signals @ np.array([weights[name] for name in RANK_SIGNALS])
+
+
+def candidates(index: Index, query: str, vector: np.ndarray, policy: str | Sequence[str] | None = None,
+               depth: int = DENSE_CANDIDATES) -> Candidates | None:
+    """The `depth` nearest clauses, the clauses of the 2 x `depth` nearest sentences, and the `depth` best by BM25.
+    The dense search reads the adapted question; topics read it as the model encoded it (the topic model was fitted
+    on those)."""
+    scope = versions.rows(index, policy)
     aim = aimed(vector)
-    dense = vector_index.search_spans(index.vectors, aim, scope.clauses, max(k, DENSE_CANDIDATES))
-    for row, cosine in vector_index.search_spans(index.sentence_vectors, aim, scope.sentences,
-                                                 2 * DENSE_CANDIDATES).items():
+    dense = vector_index.search_spans(index.vectors, aim, scope.clauses, depth)
+    for row, cosine in vector_index.search_spans(index.sentence_vectors, aim, scope.sentences, 2 * depth).items():
         clause_row = int(index.sentence_rows[row, 0])
         dense[clause_row] = max(dense.get(clause_row, -1.0), cosine)
     tokens = tokenize(vocabulary.expand(query))
     scores = index.lexical.get_scores(tokens) if tokens else np.zeros(len(index.clauses), dtype=np.float32)
     lexical, in_scope = scope.take(scores), scope.clause_rows()
-    rows = sorted(set(dense) | {int(in_scope[i]) for i in _top(lexical, max(k, DENSE_CANDIDATES)) if lexical[i] > 0})
+    rows = sorted(set(dense) | {int(in_scope[i]) for i in _top(lexical, depth) if lexical[i] > 0})
     if not rows:
-        return []
+        return None
     stored = index.vectors.reconstruct_batch(np.array(rows, dtype=np.int64))
     for r, cosine in zip(rows, (stored @ aim[0]).tolist()):
         dense.setdefault(r, cosine)  # lexical-only candidates still need their cosine
     sentences = _candidate_sentences(index, rows)
-    plain = _plain_cosines(stored, sentences, vector) if aim is not vector else [dense[r] for r in rows]
+    cosines = np.array([dense[r] for r in rows])
+    plain = _plain_cosines(stored, sentences, vector) if aim is not vector else cosines
     question_topics = topics.model().probabilities(vector)[0]
     whole, best_sentence = _topic_agreement(stored, sentences, question_topics)
-    label_weight, whole_weight, sentence_weight = RANK_TOPIC_WEIGHTS
-    ranked = []
-    for r, cosine, agree_whole, agree_sentence in zip(rows, plain, whole.tolist(), best_sentence.tolist()):
-        lex = float(scores[r])
-        agree = float(question_topics[topics.NAMES.index(index.clauses[r].topic)])
-        lead = LEAD_BONUS if _opens_section(index, r) else 0.0
-        score = (dense[r] + LEXICAL_WEIGHT * lex / (lex + LEXICAL_HALF) + lead + label_weight * agree
-                 + whole_weight * agree_whole + sentence_weight * agree_sentence)
-        ranked.append((score, r, float(cosine), lex, agree))
-    ranked.sort(key=lambda hit: -hit[0])
-    terms = {term: rarity(term) for term in tokenize(query)}
-    weight = calibration.fitted()["coverage_weight"]
-    hits = []
-    for score, r, cosine, lex, agree in ranked[:k]:
-        match = coverage(terms, index.clauses[r].text, index.documents[index.clauses[r].document].title)
-        hits.append(Hit(index.clauses[r], r, score, cosine + SUPPORT_TOPIC_WEIGHT * agree + weight * match,
-                        dense[r], lex, agree, match))
-    return hits
+    bm25 = scores[rows].astype(np.float64)
+    label = np.array([question_topics[topics.NAMES.index(index.clauses[r].topic)] for r in rows], dtype=np.float64)
+    lead = np.array([_opens_section(index, r) for r in rows], dtype=np.float64)
+    signals = np.column_stack([bm25 / (bm25 + LEXICAL_HALF), label, whole, best_sentence, lead])
+    return Candidates(rows, cosines, np.asarray(plain, dtype=np.float64), bm25, label, signals)
 
 
 def coverage(terms: dict[str, float], text: str, title: str = "") -> float:

@@ -1,4 +1,5 @@
-"""Fitting the query adapter (app/adapter.py) on questions whose answering clauses are known.
+"""Fitting the query adapter (app/adapter.py) and the ranking weights (app/calibration.py) on questions whose
+answering clauses are known, and the held-out fits `policyqa eval` scores each policy with.
 
 Training data:
 - PolicyQA dev (../shared/bench/policyqa_dev.json; MIT licence; its policies come from OPP-115, which
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import adapter, evaluation, store
+from . import adapter, answer, calibration, evaluation, search, store
 from .embedder import Embedder
 from .tokens import search_text
 
@@ -53,8 +54,53 @@ def fit(policyqa: list[adapter.Example], customer: list[adapter.Example]) -> ada
     return adapter.fit(policyqa + customer * CUSTOMER_WEIGHT)
 
 
-
 def held_out(folds: list[evaluation.Fold], questions: list[evaluation.BenchQuestion], seed_index: store.Index,
+             cases: list[evaluation.GoldCase], embedder: Embedder
+             ) -> tuple[list[evaluation.HeldOut], dict[str, evaluation.HeldOut], dict[str, float]]:
+    """What `policyqa eval` asks each PolicyQA fold and each seed policy with: the adapter and the ranking weights
+    fitted without it. And the ranking weights fitted on every policy, which `--calibrate` ships."""
+    fold_adapters, policy_adapters = held_out_adapters(folds, questions, seed_index, cases, embedder)
+    asked = ranking_questions(folds, fold_adapters, questions, seed_index, policy_adapters, cases, embedder)
+
+    def ranking(without: str | None) -> dict[str, float]:
+        return calibration.fit_ranking([q for group, q in asked if group != without])
+
+    return ([evaluation.HeldOut(fitted, ranking(f"policyqa-{k}")) for k, fitted in enumerate(fold_adapters)],
+            {policy: evaluation.HeldOut(fitted, ranking(policy)) for policy, fitted in policy_adapters.items()},
+            ranking(None))
+
+
+def ranking_questions(folds: list[evaluation.Fold], fold_adapters: list[adapter.Adapter],
+                      questions: list[evaluation.BenchQuestion], seed_index: store.Index,
+                      policy_adapters: dict[str, adapter.Adapter], cases: list[evaluation.GoldCase],
+                      embedder: Embedder) -> list[tuple[str, tuple]]:
+    """Each question with an answer among its candidates, as `calibration.fit_ranking` reads it, and the group it is
+    held out with: PolicyQA's by fold (asked with the fold's topic model and adapter), the gold set's by policy
+    (asked with the policy's adapter), each gold question weighing CUSTOMER_WEIGHT."""
+    asked = []
+    for k, fold in enumerate(evaluation.held_out(folds, [evaluation.HeldOut(fitted) for fitted in fold_adapters])):
+        asked += [(f"policyqa-{k}", _ranking_question(fold.index, embedder, q.question, q.policy, 1.0,
+                                                      lambda c, q=q: evaluation.overlaps(c.start, c.end, q.spans)))
+                  for q in questions if q.policy in fold.held]
+    for case in (c for c in cases if c.anchor):
+        with adapter.using(policy_adapters[case.expected_policy]):
+            asked.append((case.expected_policy, _ranking_question(
+                seed_index, embedder, case.question, case.policy, CUSTOMER_WEIGHT,
+                lambda c, case=case: evaluation.holds(c.policy, c.start, c.end, case))))
+    return [(group, question) for group, question in asked if question is not None]
+
+
+def _ranking_question(index: store.Index, embedder: Embedder, question: str, policy: str | None, weight: float,
+                      right) -> tuple | None:
+    _, _, documents, query, vector = answer.read_question(index, embedder, question, policy)
+    found = search.candidates(index, query, vector, documents)
+    if found is None:
+        return None
+    marks = np.array([right(index.clauses[r]) for r in found.rows], dtype=bool)
+    return (found.dense, found.signals, marks, weight) if marks.any() else None
+
+
+def held_out_adapters(folds: list[evaluation.Fold], questions: list[evaluation.BenchQuestion], seed_index: store.Index,
              cases: list[evaluation.GoldCase], embedder: Embedder
              ) -> tuple[list[adapter.Adapter], dict[str, adapter.Adapter]]:
     """Adapters fitted without the policies they are scored on: one per PolicyQA fold (fitted on the other

@@ -89,6 +89,21 @@ def test_ranking_and_decline_use_their_own_scores(engine):
     assert any(abs(h.score - h.support) > 0.01 for h in found.hits)  # ranking weighs topic agreement that support does not
 
 
+def test_the_ranking_reads_the_fitted_weights_in_use(engine):
+    """Retrieval ranks by the shipped weights (calibration.json), or by those a held-out evaluation puts in place;
+    with every signal weighed 0, by the cosine alone."""
+    from app import calibration, search
+
+    question = "how long do you keep my payment records"
+    shipped = search.retrieve(engine.index, engine.embedder, question, "leje")
+    with calibration.using(ranking=dict.fromkeys(search.RANK_SIGNALS, 0.0)):
+        cosine_only = search.retrieve(engine.index, engine.embedder, question, "leje")
+    assert [h.score for h in cosine_only] == [h.dense for h in cosine_only] == sorted((h.dense for h in cosine_only), reverse=True)
+    assert [h.row for h in cosine_only] != [h.row for h in shipped]
+    assert search.retrieve(engine.index, engine.embedder, question, "leje") == shipped  # undone afterwards
+    assert set(calibration.fitted()["ranking"]) == set(search.RANK_SIGNALS)
+
+
 def test_confidence_falls_with_the_share_of_the_question_on_topics_the_policy_never_covers():
     import numpy as np
 

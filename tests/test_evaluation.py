@@ -47,7 +47,7 @@ def test_each_fold_is_measured_with_a_topic_model_that_never_saw_it(small_bench,
 def test_bench_reports_both_systems_from_held_out_folds(small_bench, tmp_path, model):
     bench = small_bench / "policyqa_dev.json"
     questions, folds = evaluation.policyqa_folds(bench, tmp_path, model)
-    figures = evaluation.run_bench(questions, tmp_path, model, folds, [None, None], threshold=0.5)
+    figures = evaluation.run_bench(questions, tmp_path, model, folds, [evaluation.HeldOut()] * 2, threshold=0.5)
     asked = evaluation.bench_corpus(bench, tmp_path / "corpus")
     assert questions == asked
     assert figures["questions"] == len(asked) > 20
@@ -62,11 +62,11 @@ def test_bench_reports_both_systems_from_held_out_folds(small_bench, tmp_path, m
     assert [f.held for f in folds] == fold_files
     cached = (tmp_path / "topic-training.npz").stat().st_mtime_ns
     again, refolded = evaluation.policyqa_folds(bench, tmp_path, model)
-    nothing_declined = evaluation.run_bench(again, tmp_path, model, refolded, [None, None], float("-inf"), limit=5)
+    nothing_declined = evaluation.run_bench(again, tmp_path, model, refolded, [evaluation.HeldOut()] * 2, float("-inf"), limit=5)
     assert (tmp_path / "topic-training.npz").stat().st_mtime_ns == cached  # training texts not embedded again
     assert nothing_declined["declined"] == 0
     assert nothing_declined["span_hit@3"] == nothing_declined["every_span_hit@3"]
-    all_declined = evaluation.run_bench(again, tmp_path, model, refolded, [None, None], float("inf"), limit=5)
+    all_declined = evaluation.run_bench(again, tmp_path, model, refolded, [evaluation.HeldOut()] * 2, float("inf"), limit=5)
     assert all_declined["declined"] == 1 and all_declined["span_hit@3"] == all_declined["seg_hit@3"] == 0
     assert all_declined["every_seg_hit@3"] == nothing_declined["every_seg_hit@3"] > 0
 
@@ -75,7 +75,7 @@ def test_held_out_adapters_are_fitted_without_the_policies_they_score(small_benc
     bench = small_bench / "policyqa_dev.json"
     questions, folds = evaluation.policyqa_folds(bench, tmp_path, model)
     cases = evaluation.load_gold()
-    per_fold, per_policy = training.held_out(folds, questions, engine.index, cases, model)
+    per_fold, per_policy = training.held_out_adapters(folds, questions, engine.index, cases, model)
     customer = training.gold_examples(engine.index, model, cases)
     other_fold = training.policyqa_examples(folds[1].index, model, questions)
     assert np.array_equal(per_fold[0].weights, training.fit(other_fold, customer).weights)
@@ -83,6 +83,42 @@ def test_held_out_adapters_are_fitted_without_the_policies_they_score(small_benc
     every_policyqa = [e for fold in folds for e in training.policyqa_examples(fold.index, model, questions)]
     without_leje = training.gold_examples(engine.index, model, [c for c in cases if c.expected_policy != "leje"])
     assert np.array_equal(per_policy["leje"].weights, training.fit(every_policyqa, without_leje).weights)
+
+
+def test_held_out_ranking_weights_are_fitted_without_the_policies_they_score(small_bench, tmp_path, model, engine):
+    from app import calibration
+
+    questions, folds = evaluation.policyqa_folds(small_bench / "policyqa_dev.json", tmp_path, model)
+    cases = evaluation.load_gold()
+    per_fold, per_policy, every = training.held_out(folds, questions, engine.index, cases, model)
+    fold_adapters, policy_adapters = training.held_out_adapters(folds, questions, engine.index, cases, model)
+    asked = training.ranking_questions(folds, fold_adapters, questions, engine.index, policy_adapters, cases, model)
+    groups = {group for group, _ in asked}
+    assert {"policyqa-0", "policyqa-1"} <= groups and set(engine.index.policies) <= groups
+    assert all(right.any() and len(right) == len(dense) == len(signals) for _, (dense, signals, right, _) in asked)
+    assert per_fold[1].ranking == calibration.fit_ranking([q for g, q in asked if g != "policyqa-1"])
+    assert per_policy["leje"].ranking == calibration.fit_ranking([q for g, q in asked if g != "leje"])
+    assert every == calibration.fit_ranking([q for _, q in asked])
+    assert np.array_equal(per_fold[0].adapter.weights, fold_adapters[0].weights)
+
+
+def test_the_ranking_fit_finds_the_weights_that_put_answers_first():
+    """Two kinds of question: one whose answer only the word match finds, one whose answer only opening its
+    section marks. The fit weighs both enough to rank each answer first, and fits the same weights every time."""
+    from app import calibration, search
+
+    def question(column: int) -> tuple:
+        signals = np.zeros((3, len(search.RANK_SIGNALS)))
+        signals[2, column] = 1.0
+        return np.array([0.60, 0.55, 0.50]), signals, np.array([False, False, True]), 1.0
+
+    lexical, lead = search.RANK_SIGNALS.index("lexical"), search.RANK_SIGNALS.index("lead")
+    asked = [question(lexical)] * 3 + [question(lead)] * 2
+    weights = calibration.fit_ranking(asked)
+    assert weights["lexical"] > 0.1 and weights["lead"] > 0.1 and set(weights) == set(search.RANK_SIGNALS)
+    for dense, signals, _, _ in asked:
+        assert np.argmax(search.Candidates([0, 1, 2], dense, dense, dense, dense, signals).scores(weights)) == 2
+    assert calibration.fit_ranking(list(reversed(asked))) == weights
 
 
 def test_using_a_topic_model_is_undone_afterwards():
@@ -136,10 +172,10 @@ def test_the_word_match_weight_is_fitted_the_same_whatever_weight_the_support_us
     moved = tmp_path / "calibration.json"
     moved.write_text(json.dumps(shipped | {"coverage_weight": shipped["coverage_weight"] * 3}), encoding="utf-8")
     monkeypatch.setattr(calibration, "_path", lambda: moved)
-    calibration.fitted.cache_clear()
+    calibration.shipped.cache_clear()
     try:
         assert calibration.fitted()["coverage_weight"] != shipped["coverage_weight"]
         assert fit() == pytest.approx(weight, abs=0.002)
     finally:
         monkeypatch.undo()
-        calibration.fitted.cache_clear()
+        calibration.shipped.cache_clear()
