@@ -13,7 +13,6 @@ from .errors import PolicyQAError
 from .records import Answer, Citation, Clause, Policy
 from .store import Index
 from .text import plain
-from .tokens import tokenize
 
 EXCERPT_CHARS = 400  # a citation is an excerpt a reader takes in at a glance, not a dump
 # How sharply the excerpt favours the best-matching sentence over its close seconds. PolicyQA dev span-hit@3:
@@ -182,14 +181,15 @@ def excerpt(index: Index, row: int, query: str, vector: np.ndarray) -> tuple[int
     (each as long as it can be from where it starts), the one holding most of the clause's relevance.
     A sentence's share of it is softmax(relevance / EXCERPT_SPREAD): the best-matching sentence
     weighs most, but a run that also holds its close seconds beats one that holds it alone, since an
-    answer often runs on past, or starts before, the sentence that matches the question best."""
+    answer often runs on past, or starts before, the sentence that matches the question best. Relevance is the
+    sentence's cosine plus 0.2 x its word match, the support's (search.coverage: rarer words count more)."""
     clause = index.clauses[row]
     dense = search.sentence_scores(index, row, vector)
     if dense is None:
         return 0, 1
-    terms = set(tokenize(query))
-    overlap = np.array([len(terms & set(tokenize(s))) / (len(terms) or 1) for s in clause.sentence_texts()])
-    relevance = dense + 0.2 * overlap
+    terms = search.question_terms(query)
+    title = index.documents[clause.document].title
+    relevance = dense + 0.2 * np.array([search.coverage(terms, s, title) for s in clause.sentence_texts()])
     held = np.concatenate([[0.0], np.cumsum(np.exp((relevance - relevance.max()) / EXCERPT_SPREAD))])
     runs = [(a, _run_end(clause, a)) for a in range(len(clause.sentences))]
     return max(runs, key=lambda run: held[run[1]] - held[run[0]])

@@ -60,7 +60,7 @@ def retrieve(index: Index, embedder: Embedder, query: str, policy: str | Sequenc
         return []
     scores = found.scores(calibration.fitted()["ranking"])
     order = np.argsort(-scores, kind="stable")[:k]
-    terms = {term: rarity(term) for term in tokenize(query)}
+    terms = question_terms(query)
     weight = calibration.fitted()["coverage_weight"]
     hits = []
     for i in order.tolist():
@@ -118,6 +118,11 @@ def candidates(index: Index, query: str, vector: np.ndarray, policy: str | Seque
     lead = np.array([_opens_section(index, r) for r in rows], dtype=np.float64)
     signals = np.column_stack([bm25 / (bm25 + LEXICAL_HALF), label, whole, best_sentence, lead])
     return Candidates(rows, cosines, np.asarray(plain, dtype=np.float64), bm25, label, signals)
+
+
+def question_terms(query: str) -> dict[str, float]:
+    """The question's words (stemmed, stop words out), each with its rarity: what `coverage` weighs."""
+    return {term: rarity(term) for term in tokenize(query)}
 
 
 def coverage(terms: dict[str, float], text: str, title: str = "") -> float:
