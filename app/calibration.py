@@ -39,7 +39,7 @@ _chosen: list[dict] = []
 def fitted() -> dict:
     """The ranking weights, the threshold, the coverage weight and the measured operating point behind them: the
     shipped ones, or as `using` replaces some of them."""
-    return shipped() | _chosen[-1] if _chosen else shipped()
+    return (shipped() | _chosen[-1]) if _chosen else shipped()
 
 
 @contextmanager

@@ -261,7 +261,7 @@ def _prepare_index(corpus: Path, index: Path) -> None:
 @click.option("--bench-dir", type=click.Path(path_type=Path), default=None,
               help="Work folder for the PolicyQA corpus and index [default: <index>/../.bench].")
 @click.option("--limit", type=int, default=None, help="Ask only this many PolicyQA questions (spread evenly).")
-@click.option("--skip-bench", is_flag=True, help="Only the gold set, in-sample (no held-out adapters).")
+@click.option("--skip-bench", is_flag=True, help="Only the gold set, in-sample (no held-out adapters or ranking weights).")
 @click.option("--calibrate", is_flag=True, help="Fit the ranking weights and the support's word-match weight (gold "
               "set and PolicyQA dev) and the decline threshold (gold set), and save them with the package.")
 @click.option("--from-feedback", is_flag=True, help="Evaluate on the thumbs-up answers and declines in the feedback database.")
@@ -294,6 +294,9 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies
         click.echo("Fitting held-out topic models, adapters and ranking weights...", err=True)
         questions, folds = evaluation.policyqa_folds(bench, work, model)
         per_fold, per_policy, ranking = training.held_out(folds, questions, loaded, cases, model)
+    elif calibrate:  # ranking weights fitted on the gold set alone (a deployer's own questions, `--gold`), in-sample
+        ranking = calibration.fit_ranking([q for _, q in training.customer_ranking_questions(loaded, cases, model)])
+        calibration.save(calibration.fitted() | {"ranking": ranking})
     threshold = calibration.fitted()["threshold"]
     results = evaluation.run_gold(loaded, model, cases, threshold, per_policy)
     figures: dict = {"gold": evaluation.gold_metrics(loaded, results), "held_out": per_policy is not None,

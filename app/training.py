@@ -13,6 +13,8 @@ A deployer can add their own questions in the gold set's format (`--gold`) and r
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 
 from . import adapter, answer, calibration, evaluation, search, store
@@ -76,16 +78,25 @@ def ranking_questions(folds: list[evaluation.Fold], fold_adapters: list[adapter.
                       embedder: Embedder) -> list[tuple[str, tuple]]:
     """Each question with an answer among its candidates, as `calibration.fit_ranking` reads it, and the group it is
     held out with: PolicyQA's by fold (asked with the fold's topic model and adapter), the gold set's by policy
-    (asked with the policy's adapter), each gold question weighing CUSTOMER_WEIGHT."""
+    (`customer_ranking_questions`)."""
     asked = []
     for k, fold in enumerate(evaluation.held_out(folds, [evaluation.HeldOut(fitted) for fitted in fold_adapters])):
         asked += [(f"policyqa-{k}", _ranking_question(fold.index, embedder, q.question, q.policy, 1.0,
                                                       lambda c, q=q: evaluation.overlaps(c.start, c.end, q.spans)))
                   for q in questions if q.policy in fold.held]
+    asked = [(group, question) for group, question in asked if question is not None]
+    return asked + customer_ranking_questions(seed_index, cases, embedder, policy_adapters)
+
+
+def customer_ranking_questions(index: store.Index, cases: list[evaluation.GoldCase], embedder: Embedder,
+                               adapters: dict[str, adapter.Adapter] | None = None) -> list[tuple[str, tuple]]:
+    """The answerable `cases` with an answer among their candidates, each weighing CUSTOMER_WEIGHT and grouped by
+    its policy: asked with its policy's adapter in `adapters`, or the shipped one."""
+    asked = []
     for case in (c for c in cases if c.anchor):
-        with adapter.using(policy_adapters[case.expected_policy]):
+        with adapter.using(adapters[case.expected_policy]) if adapters else nullcontext():
             asked.append((case.expected_policy, _ranking_question(
-                seed_index, embedder, case.question, case.policy, CUSTOMER_WEIGHT,
+                index, embedder, case.question, case.policy, CUSTOMER_WEIGHT,
                 lambda c, case=case: evaluation.holds(c.policy, c.start, c.end, case))))
     return [(group, question) for group, question in asked if question is not None]
 

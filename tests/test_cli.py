@@ -13,6 +13,8 @@ import pytest
 
 from app import store
 
+from conftest import ROOT
+
 POLICYQA = str(Path(sys.executable).parent / "policyqa")
 HEAVY = {"torch", "sentence_transformers", "transformers", "gradio", "sklearn"}
 IN_PROCESS = """
@@ -164,3 +166,32 @@ def test_eval_from_feedback_turns_thumbs_up_into_cases(engine, tmp_path):
     gold = json.loads(result.stdout)["gold"]
     assert (gold["answerable"], gold["unanswerable"]) == (1, 1)
     assert gold["hit@1"] == gold["quoted@3"] == 1.0 and gold["decline_recall"] == 1.0
+
+
+def test_calibrate_on_a_deployers_own_questions_fits_the_ranking_on_them_alone(engine, tmp_path, monkeypatch):
+    """Without PolicyQA dev, `eval --calibrate --gold their.jsonl` fits the ranking weights, the word-match weight
+    and the threshold on the deployer's questions alone, and saves them where calibration.json lives."""
+    from click.testing import CliRunner
+
+    from app import calibration, evaluation, training
+    from app.cli import cli
+
+    theirs = tmp_path / "theirs.jsonl"
+    lines = (ROOT / "app" / "data" / "gold.jsonl").read_text(encoding="utf-8").splitlines()
+    theirs.write_text("\n".join(line for line in lines if '"leje"' in line or '"laneige"' in line) + "\n", encoding="utf-8")
+    saved = tmp_path / "calibration.json"
+    saved.write_text((ROOT / "app" / "data" / "calibration.json").read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setattr(calibration, "_path", lambda: saved)
+    calibration.shipped.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["eval", "--index", str(engine.index_dir), "--gold", str(theirs),
+                                          "--skip-bench", "--calibrate", "--json"])
+        assert result.exit_code == 0, result.output
+        cases = evaluation.load_gold(theirs)
+        expected = calibration.fit_ranking([q for _, q in training.customer_ranking_questions(engine.index, cases, engine.embedder)])
+        stored = json.loads(saved.read_text(encoding="utf-8"))
+        assert stored["ranking"] == expected and set(expected) == set(calibration.RANKING_GRID)
+        assert {"coverage_weight", "threshold", "curve"} <= set(stored)
+    finally:
+        monkeypatch.undo()
+        calibration.shipped.cache_clear()
