@@ -448,7 +448,9 @@ def _is_prose(block: Block) -> bool:
 
 def _drop_chrome(blocks: list[Block]) -> list[Block]:
     """Drop site chrome: known navigation phrases anywhere, and non-prose scraps before the first
-    and after the last sentence of the policy (breadcrumbs, shipping pickers, 'GO', 'close')."""
+    and after the last sentence of the policy (breadcrumbs, shipping pickers, 'GO', 'close'). A line
+    that dates the policy ("Last updated: June 1, 2021") is the policy's own, wherever it stands: it
+    answers "when did this policy last change?"."""
     prose = [i for i, b in enumerate(blocks) if _is_prose(b)]
     if not prose:
         return [b for b in blocks if not _CHROME.search(b.text.text)]
@@ -458,7 +460,7 @@ def _drop_chrome(blocks: list[Block]) -> list[Block]:
         if _CHROME.search(block.text.text) and len(block.text.text) < 80:
             continue
         outside = i < first or i > last
-        if outside and not (block.kind == "heading" and i < first and block.level == 1):
+        if outside and not (block.kind == "heading" and i < first and block.level == 1) and not _STATED.search(block.text.text):
             continue
         kept.append(block)
     return kept

@@ -212,3 +212,20 @@ def test_the_support_counts_the_rarer_question_words_more():
     policy = {term: rarity(term) for term in tokenize("what is your return policy")}
     assert coverage(policy, "Questions about this Policy?") > 0
     assert coverage(policy, "Questions about this Policy?", title="Clozette Privacy Policy") == 0.0
+
+
+def test_when_a_policy_was_last_updated_is_quoted_from_its_own_date_line(tmp_path, model):
+    from app.engine import Engine
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "acme.md").write_text(
+        "# Acme Privacy Statement\n\nEffective date: February 1, 2024\n\n"
+        "This statement explains how Acme collects, uses and shares your personal information when you shop with us.\n\n"
+        "## Changes\n\nWe may change this statement from time to time and will post each new version on this page.\n\n"
+        "## Cookies\n\nWe use cookies to keep you signed in and to remember what is in your basket between visits.\n",
+        encoding="utf-8")
+    engine = Engine(corpus, tmp_path / "index", model)
+    engine.refresh()
+    answer = engine.ask("when was this privacy statement last updated?", policy="acme")
+    assert answer.answered and any("Effective date: February 1, 2024" in c.quote for c in answer.citations)

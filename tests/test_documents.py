@@ -129,3 +129,22 @@ def test_each_row_of_a_markdown_table_is_a_block_of_its_own(tmp_path):
     for block in blocks:
         start, end = block.text.source_span()
         assert verbatim(block.text.text, policy.source_text[start:end])
+
+
+def test_a_line_dating_the_policy_is_kept_where_chrome_is_dropped(tmp_path):
+    """Scraps before the first and after the last sentence are chrome, except the line that dates the policy:
+    it answers "when did this policy last change?"."""
+    from app import clauses
+
+    path = tmp_path / "acme.md"
+    path.write_text("Home\n\nEffective date: February 1, 2024\n\n"
+                    "This statement explains how Acme collects, uses and shares your personal information.\n\n"
+                    "We may change this statement and will post the new version on this page.\n\n"
+                    "Last updated: March 3, 2024\n\nBack to top\n", encoding="utf-8")
+    policy, blocks = documents.load(path)
+    texts = [b.text.text for b in blocks]
+    assert texts[0] == "Effective date: February 1, 2024" and texts[-1] == "Last updated: March 3, 2024"
+    assert "Home" not in texts and "Back to top" not in texts
+    quoted = [c.text for c in clauses.split(policy, blocks)]
+    assert any("Effective date: February 1, 2024" in text for text in quoted)
+    assert any("Last updated: March 3, 2024" in text for text in quoted)
