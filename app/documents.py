@@ -215,6 +215,7 @@ _ITEM = re.compile(r"^(\s*)(?:[*+•●○◦▪■□◆◇–—]|-(?=[A-Z])|-
 _OUTLINE_HEADING = {"●": 2, "■": 2, "◆": 2, "○": 3, "□": 3, "◇": 3}
 _LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*\)")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
+_CONTENTS_ENTRY = re.compile(r"^\s*\[[^\]]*\]\(#[^()\s]*\)\s*$")  # "[Data retention](#data-retention)": the policy's own contents
 _EMPHASIS = re.compile(r"\*{2,}|(?<!\w)_{2,}|_{2,}(?!\w)")
 _ENTITY = re.compile(r"&nbsp;|&amp;")
 _DEBRIS = re.compile(r"^[\s|:\-=_*#>Â\u00a0]*$")
@@ -260,6 +261,8 @@ def _markdown_blocks(source: str) -> list[Block]:
         item = _ITEM.match(line.text)
         if item or not line.text.strip():
             flush()
+        if item and _CONTENTS_ENTRY.match(line.text[item.end():]):
+            continue  # a table of contents is navigation: its entries name sections, they say nothing
         if item:
             marker = line.text[item.start():item.end()].strip()
             body = _clean_inline(line[item.end():])

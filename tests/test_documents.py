@@ -148,3 +148,20 @@ def test_a_line_dating_the_policy_is_kept_where_chrome_is_dropped(tmp_path):
     quoted = [c.text for c in clauses.split(policy, blocks)]
     assert any("Effective date: February 1, 2024" in text for text in quoted)
     assert any("Last updated: March 3, 2024" in text for text in quoted)
+
+
+def test_a_table_of_contents_is_navigation_not_the_policys_words(tmp_path):
+    path = tmp_path / "acme.md"
+    path.write_text("# Privacy policy\n\nThis policy is split into sections. Links to each of those sections are as follows:\n\n"
+                    "* [What we collect and why](#what-we-collect-and-why)\n* [Data retention](#data-retention)\n\n"
+                    "## What we collect and why\n\nWe collect your email address so that we can send you receipts.\n\n"
+                    "* [Our receipts](https://example.com/receipts)\n\n"
+                    "## Data retention\n\nWe keep receipts for seven years, as [the tax law](https://example.com/tax) requires.\n",
+                    encoding="utf-8")
+    policy, blocks = documents.load(path)
+    texts = [b.text.text for b in blocks]
+    assert texts.count("What we collect and why") == texts.count("Data retention") == 1  # the headings, not the contents
+    assert "Our receipts" in texts and "as the tax law requires" in policy.text  # links elsewhere are kept as text
+    for block in blocks:
+        start, end = block.text.source_span()
+        assert verbatim(block.text.text, policy.source_text[start:end])
