@@ -372,6 +372,8 @@ class _HTMLBlocks(HTMLParser):
         self.blocks: list[Block] = []
         self.runs: list[MappedText] = []
         self.kind, self.level, self.skip, self.list_depth = "text", 0, 0, 0
+        self.links: list[bool] = []  # the open <a> tags: does each point into the page?
+        self.only_in_page_links = True  # the block's words so far are all inside such links
 
     def _offset(self) -> int:
         line, col = self.getpos()
@@ -379,9 +381,10 @@ class _HTMLBlocks(HTMLParser):
 
     def _flush(self) -> None:
         text = MappedText.join(self.runs, "").fixed(_fix_mojibake).squeeze()
-        if text.text:
+        contents_entry = self.kind == "item" and self.only_in_page_links  # navigation, as in Markdown
+        if text.text and not contents_entry:
             self.blocks.append(Block(self.kind, self.level, text))
-        self.runs, self.kind, self.level = [], "text", 0
+        self.runs, self.kind, self.level, self.only_in_page_links = [], "text", 0, True
 
     def handle_starttag(self, tag, attrs):
         if tag in _SKIP_TAGS:
@@ -396,6 +399,8 @@ class _HTMLBlocks(HTMLParser):
             self._flush()
         if tag in ("ul", "ol"):
             self.list_depth += 1
+        if tag == "a":
+            self.links.append((dict(attrs).get("href") or "").startswith("#"))
 
     def handle_endtag(self, tag):
         if tag in _SKIP_TAGS:
@@ -404,9 +409,13 @@ class _HTMLBlocks(HTMLParser):
             self._flush()
         if tag in ("ul", "ol"):
             self.list_depth = max(self.list_depth - 1, 0)
+        if tag == "a" and self.links:
+            self.links.pop()
 
     def handle_data(self, data):
         if not self.skip:
+            if data.strip() and not (self.links and self.links[-1]):
+                self.only_in_page_links = False
             start = self._offset()
             self.runs.append(MappedText(data, tuple(range(start, start + len(data)))))
 

@@ -165,3 +165,17 @@ def test_a_table_of_contents_is_navigation_not_the_policys_words(tmp_path):
     for block in blocks:
         start, end = block.text.source_span()
         assert verbatim(block.text.text, policy.source_text[start:end])
+
+
+def test_an_html_table_of_contents_is_dropped_and_other_links_kept(tmp_path):
+    path = tmp_path / "acme.html"
+    path.write_text("<html><body><h1>Privacy policy</h1><p>This policy is split into sections, listed here for you.</p>"
+                    "<ul><li><a href='#collect'>What we collect</a></li><li><a href=\"#keep\">Data retention</a></li></ul>"
+                    "<h2 id='collect'>What we collect</h2><p>We collect your email address so that we can send receipts.</p>"
+                    "<ul><li><a href='https://example.com/receipts'>Our receipts</a></li><li>Your <a href='#keep'>receipts</a>"
+                    " are kept too.</li></ul><h2 id='keep'>Data retention</h2><p>We keep receipts for seven years, as the law "
+                    "requires.</p></body></html>", encoding="utf-8")
+    policy, blocks = documents.load(path)
+    texts = [b.text.text for b in blocks]
+    assert texts.count("What we collect") == texts.count("Data retention") == 1
+    assert "Our receipts" in texts and "Your receipts are kept too." in texts
