@@ -17,6 +17,17 @@ def load(name: str):
     return documents.load(CORPUS / name)
 
 
+def load_written(path: Path, content: str):
+    """Write `content` to `path` and load it: the policy, its blocks and their texts. Every block's text is the
+    source's own words between its offsets."""
+    path.write_text(content, encoding="utf-8")
+    policy, blocks = documents.load(path)
+    for block in blocks:
+        start, end = block.text.source_span()
+        assert verbatim(block.text.text, policy.source_text[start:end]), block.text.text[:60]
+    return policy, blocks, [b.text.text for b in blocks]
+
+
 def test_archive_banner_gives_source_url_and_date():
     policy, _ = load("laneige.md")
     assert policy.source_url == "http://us.laneige.com/privacy-policy"
@@ -95,40 +106,28 @@ def test_unusable_files_give_one_line_errors(tmp_path, content, message):
 
 
 def test_kramdown_attribute_lists_and_liquid_tags_stay_out_of_titles_sections_and_text(tmp_path):
-    path = tmp_path / "acme.md"
-    path.write_text(
+    policy, blocks, texts = load_written(tmp_path / "acme.md",
         "# Acme Privacy Statement {: #top .title }\n\n{% include toc.html %}\n\n"
         "This statement explains how Acme collects, uses and shares your personal information.\n{: .intro}\n\n"
         "## Sharing of Information {: #sharing }\n\n"
         "Acme does not share or sell your personal information {: .note } to "
         "[advertisers](https://example.com/ads){: target=\"_blank\"}; a {placeholder} in braces is text.\n{: .lead}\n\n"
-        "## Cookies {#cookies .section}\n\n* We use cookies {:.b} for sign-in, and keep them for a year.\n",
-        encoding="utf-8")
-    policy, blocks = documents.load(path)
-    texts = [b.text.text for b in blocks]
+        "## Cookies {#cookies .section}\n\n* We use cookies {:.b} for sign-in, and keep them for a year.\n")
     assert texts[0] == "Acme Privacy Statement" and texts[2:4] == ["Sharing of Information",
                          "Acme does not share or sell your personal information to advertisers; a {placeholder} in braces is text."]
     assert "Cookies" in texts and "We use cookies for sign-in, and keep them for a year." in texts
     assert "{" not in policy.title and "{" not in policy.text.replace("{placeholder}", "") and "%" not in policy.text
-    for block in blocks:
-        start, end = block.text.source_span()
-        assert verbatim(block.text.text, policy.source_text[start:end])
 
 
 def test_each_row_of_a_markdown_table_is_a_block_of_its_own(tmp_path):
-    path = tmp_path / "cookies.md"
-    path.write_text(
+    policy, blocks, texts = load_written(tmp_path / "cookies.md",
         "# Cookies\n\nWe use the cookies below to keep you signed in and to remember your settings on our site.\n\n"
         "Provider | Cookie | Description | Expiration\n---------|--------|-------------|-----------\n"
         "Acme | `session` | Keeps you signed in. | Session\n| Acme | `theme` | Remembers your colour theme. | One year |\n"
-        "\nThe expiration dates apply on a rolling basis.\n", encoding="utf-8")
-    policy, blocks = documents.load(path)
+        "\nThe expiration dates apply on a rolling basis.\n")
     rows = [b.text.text for b in blocks if b.kind == "item"]
     assert rows == ["Acme `session` Keeps you signed in. Session", "Acme `theme` Remembers your colour theme. One year"]
     assert blocks[-1].kind == "text" and blocks[-1].text.text == "The expiration dates apply on a rolling basis."
-    for block in blocks:
-        start, end = block.text.source_span()
-        assert verbatim(block.text.text, policy.source_text[start:end])
 
 
 def test_a_line_dating_the_policy_is_kept_where_chrome_is_dropped(tmp_path):
@@ -136,13 +135,11 @@ def test_a_line_dating_the_policy_is_kept_where_chrome_is_dropped(tmp_path):
     it answers "when did this policy last change?"."""
     from app import clauses
 
-    path = tmp_path / "acme.md"
-    path.write_text("Home\n\nEffective date: February 1, 2024\n\n"
-                    "This statement explains how Acme collects, uses and shares your personal information.\n\n"
-                    "We may change this statement and will post the new version on this page.\n\n"
-                    "Last updated: March 3, 2024\n\nBack to top\n", encoding="utf-8")
-    policy, blocks = documents.load(path)
-    texts = [b.text.text for b in blocks]
+    policy, blocks, texts = load_written(tmp_path / "acme.md",
+        "Home\n\nEffective date: February 1, 2024\n\n"
+        "This statement explains how Acme collects, uses and shares your personal information.\n\n"
+        "We may change this statement and will post the new version on this page.\n\n"
+        "Last updated: March 3, 2024\n\nBack to top\n")
     assert texts[0] == "Effective date: February 1, 2024" and texts[-1] == "Last updated: March 3, 2024"
     assert "Home" not in texts and "Back to top" not in texts
     quoted = [c.text for c in clauses.split(policy, blocks)]
@@ -151,31 +148,25 @@ def test_a_line_dating_the_policy_is_kept_where_chrome_is_dropped(tmp_path):
 
 
 def test_a_table_of_contents_is_navigation_not_the_policys_words(tmp_path):
-    path = tmp_path / "acme.md"
-    path.write_text("# Privacy policy\n\nThis policy is split into sections. Links to each of those sections are as follows:\n\n"
-                    "* [What we collect and why](#what-we-collect-and-why)\n* [Data retention](#data-retention)\n\n"
-                    "## What we collect and why\n\nWe collect your email address so that we can send you receipts.\n\n"
-                    "* [Our receipts](https://example.com/receipts)\n\n"
-                    "## Data retention\n\nWe keep receipts for seven years, as [the tax law](https://example.com/tax) requires.\n",
-                    encoding="utf-8")
-    policy, blocks = documents.load(path)
-    texts = [b.text.text for b in blocks]
+    policy, blocks, texts = load_written(tmp_path / "acme.md",
+        "# Privacy policy\n\nThis policy is split into sections. Links to each of those sections are as follows:\n\n"
+        "* [What we collect and why](#what-we-collect-and-why)\n* [Data retention](#data-retention)\n\n"
+        "## What we collect and why\n\nWe collect your email address so that we can send you receipts.\n\n"
+        "* [Our receipts](https://example.com/receipts)\n\n"
+        "## Data retention\n\nWe keep receipts for seven years, as [the tax law](https://example.com/tax) requires.\n")
     assert texts.count("What we collect and why") == texts.count("Data retention") == 1  # the headings, not the contents
     assert "Our receipts" in texts and "as the tax law requires" in policy.text  # links elsewhere are kept as text
-    for block in blocks:
-        start, end = block.text.source_span()
-        assert verbatim(block.text.text, policy.source_text[start:end])
 
 
 def test_an_html_table_of_contents_is_dropped_and_other_links_kept(tmp_path):
     path = tmp_path / "acme.html"
-    path.write_text("<html><body><h1>Privacy policy</h1><p>This policy is split into sections, listed here for you.</p>"
-                    "<ul><li><a href='#collect'>What we collect</a></li><li><a href=\"#keep\">Data retention</a></li></ul>"
-                    "<h2 id='collect'>What we collect</h2><p>We collect your email address so that we can send receipts.</p>"
-                    "<ul><li><a href='https://example.com/receipts'>Our receipts</a></li><li>Your <a href='#keep'>receipts</a>"
-                    " are kept too.</li></ul><h2 id='keep'>Data retention</h2><p>We keep receipts for seven years, as the law "
-                    "requires.</p></body></html>", encoding="utf-8")
-    policy, blocks = documents.load(path)
-    texts = [b.text.text for b in blocks]
+    path.write_text(
+        "<html><body><h1>Privacy policy</h1><p>This policy is split into sections, listed here for you.</p>"
+        "<ul><li><a href='#collect'>What we collect</a></li><li><a href=\"#keep\">Data retention</a></li></ul>"
+        "<h2 id='collect'>What we collect</h2><p>We collect your email address so that we can send receipts.</p>"
+        "<ul><li><a href='https://example.com/receipts'>Our receipts</a></li><li>Your <a href='#keep'>receipts</a>"
+        " are kept too.</li></ul><h2 id='keep'>Data retention</h2><p>We keep receipts for seven years, as the law "
+        "requires.</p></body></html>", encoding="utf-8")
+    texts = [b.text.text for b in documents.load(path)[1]]
     assert texts.count("What we collect") == texts.count("Data retention") == 1
     assert "Our receipts" in texts and "Your receipts are kept too." in texts
