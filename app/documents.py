@@ -215,7 +215,8 @@ _ITEM = re.compile(r"^(\s*)(?:[*+•●○◦▪■□◆◇–—]|-(?=[A-Z])|-
 _OUTLINE_HEADING = {"●": 2, "■": 2, "◆": 2, "○": 3, "□": 3, "◇": 3}
 _LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*\)")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
-_CONTENTS_ENTRY = re.compile(r"^\s*\[[^\]]*\]\(#[^()\s]*\)\s*$")  # "[Data retention](#data-retention)": the policy's own contents
+# "[Data retention](#data-retention)" alone on a list item: an entry of the policy's own table of contents
+_CONTENTS_ENTRY = re.compile(r"^\s*\[[^\]]*\]\(#[^()\s]*\)\s*$")
 _EMPHASIS = re.compile(r"\*{2,}|(?<!\w)_{2,}|_{2,}(?!\w)")
 _ENTITY = re.compile(r"&nbsp;|&amp;")
 _DEBRIS = re.compile(r"^[\s|:\-=_*#>Â\u00a0]*$")
@@ -472,7 +473,8 @@ def _drop_chrome(blocks: list[Block]) -> list[Block]:
         if _CHROME.search(block.text.text) and len(block.text.text) < 80:
             continue
         outside = i < first or i > last
-        if outside and not (block.kind == "heading" and i < first and block.level == 1) and not _STATED.search(block.text.text):
+        title = block.kind == "heading" and i < first and block.level == 1
+        if outside and not title and not _STATED.search(block.text.text):
             continue
         kept.append(block)
     return kept
