@@ -41,6 +41,10 @@ def test_ambiguous_words_do_not_bring_another_concept(question, wrong_term):
     ("how do i unsubscribe", "We collect your name.", ["unsubscribe"]),
     ("what do you collect", "We collect your name.", []),
     ("which cream is best for dry skin", "We collect your name.", []),  # asks about no concept at all
+    ("can i get a refund if i cancel mid month", "You may cancel your subscription at any time.", ["refund"]),
+    ("can i get my money back", "Refunds are issued to the original card.", []),
+    ("when was this policy last updated", "Effective date: February 1, 2024", []),
+    ("when was this policy last updated", "We may change this policy from time to time.", ["last updated"]),
 ])
 def test_unmentioned_names_the_concepts_a_text_never_mentions(question, text, missing):
     assert vocabulary.unmentioned(question, text) == missing
