@@ -43,6 +43,9 @@ def test_ambiguous_words_do_not_bring_another_concept(question, wrong_term):
     ("which cream is best for dry skin", "We collect your name.", []),  # asks about no concept at all
     ("can i get a refund if i cancel mid month", "You may cancel your subscription at any time.", ["refund"]),
     ("can i get my money back", "Refunds are issued to the original card.", []),
+    ("how much is the pro plan a month", "We collect your name.", ["how much is"]),
+    ("what does the pro plan cost", "Access requests are free of charge.", []),
+    ("how much data do you collect", "We collect your name.", []),  # an amount of data, not a price
     ("when was this policy last updated", "Effective date: February 1, 2024", []),
     ("when was this policy last updated", "We may change this policy from time to time.", ["last updated"]),
 ])
