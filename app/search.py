@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 from urllib.parse import urlparse
@@ -58,17 +59,17 @@ def retrieve(index: Index, embedder: Embedder, query: str, policy: str | Sequenc
     found = candidates(index, query, vector, policy, max(k, DENSE_CANDIDATES))
     if found is None:
         return []
-    scores = found.scores(calibration.fitted()["ranking"])
+    fitted = calibration.fitted()
+    scores = found.scores(fitted["ranking"])
     order = np.argsort(-scores, kind="stable")[:k]
-    terms = question_terms(query)
-    weight = calibration.fitted()["coverage_weight"]
+    terms, topic = question_terms(query), found.topic
     hits = []
     for i in order.tolist():
         clause = index.clauses[found.rows[i]]
         match = coverage(terms, clause.text, index.documents[clause.document].title)
-        support = found.plain[i] + SUPPORT_TOPIC_WEIGHT * found.topic[i] + weight * match
+        support = found.plain[i] + SUPPORT_TOPIC_WEIGHT * topic[i] + fitted["coverage_weight"] * match
         hits.append(Hit(clause, found.rows[i], float(scores[i]), float(support), float(found.dense[i]),
-                        float(found.lexical[i]), float(found.topic[i]), match))
+                        float(found.lexical[i]), float(topic[i]), match))
     return hits
 
 
@@ -80,8 +81,12 @@ class Candidates:
     dense: np.ndarray  # cosine with the adapted question, the best of the clause's own and its sentences'
     plain: np.ndarray  # the same with the question as the model encoded it: the support reads it
     lexical: np.ndarray  # BM25 of the expanded question
-    topic: np.ndarray  # P(question is about the clause's topic label)
     signals: np.ndarray  # one column per RANK_SIGNALS
+
+    @property
+    def topic(self) -> np.ndarray:
+        """P(question is about the clause's topic label): the ranking's "label" signal, which the support reads too."""
+        return self.signals[:, RANK_SIGNALS.index("label")]
 
     def scores(self, weights: dict[str, float]) -> np.ndarray:
         """The ranking: the cosine, plus each signal by its weight."""
@@ -117,7 +122,7 @@ def candidates(index: Index, query: str, vector: np.ndarray, policy: str | Seque
     label = np.array([question_topics[topics.NAMES.index(index.clauses[r].topic)] for r in rows], dtype=np.float64)
     lead = np.array([_opens_section(index, r) for r in rows], dtype=np.float64)
     signals = np.column_stack([bm25 / (bm25 + LEXICAL_HALF), label, whole, best_sentence, lead])
-    return Candidates(rows, cosines, np.asarray(plain, dtype=np.float64), bm25, label, signals)
+    return Candidates(rows, cosines, np.asarray(plain, dtype=np.float64), bm25, signals)
 
 
 def question_terms(query: str) -> dict[str, float]:
@@ -130,11 +135,17 @@ def coverage(terms: dict[str, float], text: str, title: str = "") -> float:
     match of the support, weighed by calibration's coverage weight. Not BM25, whose IDF grows with the number of
     clauses indexed: a policy's support, and so its declines, would depend on what else is indexed. The words of
     its policy's `title` are left out: they name the document ("your privacy policy"), not what it says."""
-    named = set(tokenize(title))
+    named = _title_words(title)
     asked = {term: weight for term, weight in terms.items() if term not in named}
     used = set(tokenize(text))
     whole = sum(asked.values())
     return sum(weight for term, weight in asked.items() if term in used) / whole if whole else 0.0
+
+
+@lru_cache(maxsize=256)
+def _title_words(title: str) -> frozenset[str]:
+    """A policy title's tokens, read once per title: `coverage` runs for every hit and every excerpted sentence."""
+    return frozenset(tokenize(title))
 
 
 def _opens_section(index: Index, row: int) -> bool:

@@ -117,7 +117,7 @@ def test_the_ranking_fit_finds_the_weights_that_put_answers_first():
     weights = calibration.fit_ranking(asked)
     assert weights["lexical"] > 0.1 and weights["lead"] > 0.1 and set(weights) == set(search.RANK_SIGNALS)
     for dense, signals, _, _ in asked:
-        assert np.argmax(search.Candidates([0, 1, 2], dense, dense, dense, dense, signals).scores(weights)) == 2
+        assert np.argmax(search.Candidates([0, 1, 2], dense, dense, dense, signals).scores(weights)) == 2
     assert calibration.fit_ranking(list(reversed(asked))) == weights
 
 
