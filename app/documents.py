@@ -250,6 +250,11 @@ def _markdown_blocks(source: str) -> list[Block]:
             blocks.append(Block("item", 0, _clean_inline(line)))
             continue
         in_table = bool(_TABLE_RULE.match(line.text)) and len(paragraph) == 1 and "|" in paragraph[0].text
+        if in_table:
+            # the header row names the columns: it heads no section (a heading here would cut the rows and every
+            # section after them off their own heading) and says nothing a row does not
+            paragraph.clear()
+            continue
         if _BANNER.search(line.text) or _DEBRIS.match(line.text) or _only_markup(line.text):
             flush()
             continue
@@ -358,8 +363,9 @@ def _is_label(text: str) -> bool:
 # ---------------------------------------------------------------- HTML
 
 _SKIP_TAGS = {"script", "style", "nav", "header", "footer", "noscript", "template", "svg", "form", "button", "select", "head"}
-_BLOCK_TAGS = {"p", "div", "section", "article", "main", "br", "tr", "td", "th", "table", "ul", "ol", "dl", "dt", "dd",
+_BLOCK_TAGS = {"p", "div", "section", "article", "main", "br", "table", "ul", "ol", "dl", "dt", "dd",
                "blockquote", "pre", "hr", "aside", "body", "html"}
+_CELL_TAGS = {"td", "th"}
 _HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
 
 
@@ -375,6 +381,7 @@ class _HTMLBlocks(HTMLParser):
         self.kind, self.level, self.skip, self.list_depth = "text", 0, 0, 0
         self.links: list[bool] = []  # the open <a> tags: does each point into the page?
         self.only_in_page_links = True  # the block's words so far are all inside such links
+        self.header_row = False  # a table row with no <td> so far: column names, as Markdown's header row
 
     def _offset(self) -> int:
         line, col = self.getpos()
@@ -383,9 +390,9 @@ class _HTMLBlocks(HTMLParser):
     def _flush(self) -> None:
         text = MappedText.join(self.runs, "").fixed(_fix_mojibake).squeeze()
         contents_entry = self.kind == "item" and self.only_in_page_links  # navigation, as in Markdown
-        if text.text and not contents_entry:
+        if text.text and not contents_entry and not self.header_row:
             self.blocks.append(Block(self.kind, self.level, text))
-        self.runs, self.kind, self.level, self.only_in_page_links = [], "text", 0, True
+        self.runs, self.kind, self.level, self.only_in_page_links, self.header_row = [], "text", 0, True, False
 
     def handle_starttag(self, tag, attrs):
         if tag in _SKIP_TAGS:
@@ -396,6 +403,12 @@ class _HTMLBlocks(HTMLParser):
         elif tag == "li":
             self._flush()
             self.kind, self.level = "item", max(self.list_depth - 1, 0)
+        elif tag == "tr":  # a row of a table (a cookie, a data category) is one block, its cells in a line
+            self._flush()
+            self.kind, self.header_row = "item", True
+        elif tag in _CELL_TAGS:
+            self.header_row &= tag == "th"
+            self._reference(" ")
         elif tag in _BLOCK_TAGS:
             self._flush()
         if tag in ("ul", "ol"):
@@ -406,7 +419,7 @@ class _HTMLBlocks(HTMLParser):
     def handle_endtag(self, tag):
         if tag in _SKIP_TAGS:
             self.skip = max(self.skip - 1, 0)
-        elif tag in _HEADING_TAGS or tag == "li" or tag in _BLOCK_TAGS:
+        elif tag in _HEADING_TAGS or tag in ("li", "tr") or tag in _BLOCK_TAGS:
             self._flush()
         if tag in ("ul", "ol"):
             self.list_depth = max(self.list_depth - 1, 0)

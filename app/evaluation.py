@@ -27,7 +27,7 @@ from .records import Answer
 
 READ_CHARS = 400  # a citation is read for at most this many characters
 CANDIDATES = 50  # recall is measured over this many retrieved clauses (and as many baseline windows)
-_MARKUP = re.compile(r"\]\((?:[^()\s]|\([^()]*\))*\)|[\s*_#|\\\[\]>]")
+_MARKUP = re.compile(r"<[^<>]*>|\]\((?:[^()\s]|\([^()]*\))*\)|[\s*_#|\\\[\]>]")  # HTML tags, Markdown link targets and marks
 
 
 def verbatim(quote: str, source: str) -> bool:

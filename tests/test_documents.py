@@ -119,15 +119,37 @@ def test_kramdown_attribute_lists_and_liquid_tags_stay_out_of_titles_sections_an
     assert "{" not in policy.title and "{" not in policy.text.replace("{placeholder}", "") and "%" not in policy.text
 
 
-def test_each_row_of_a_markdown_table_is_a_block_of_its_own(tmp_path):
+def test_each_row_of_a_markdown_table_is_a_block_of_its_own_under_the_tables_heading(tmp_path):
+    """The header row names the columns: it is no heading, so the rows and the sections after them keep theirs."""
+    from app import clauses
+
     policy, blocks, texts = load_written(tmp_path / "cookies.md",
-        "# Cookies\n\nWe use the cookies below to keep you signed in and to remember your settings on our site.\n\n"
+        "# Cookies\n\nThis notice explains the cookies Acme sets and how you can control them.\n\n## Cookies we set\n\n"
+        "We use the cookies below to keep you signed in and to remember your settings on our site.\n\n"
         "Provider | Cookie | Description | Expiration\n---------|--------|-------------|-----------\n"
         "Acme | `session` | Keeps you signed in. | Session\n| Acme | `theme` | Remembers your colour theme. | One year |\n"
-        "\nThe expiration dates apply on a rolling basis.\n")
+        "\nThe expiration dates apply on a rolling basis.\n\n### Your choices\n\n"
+        "You can turn off cookies that are not essential in your browser's settings at any time.\n")
     rows = [b.text.text for b in blocks if b.kind == "item"]
     assert rows == ["Acme `session` Keeps you signed in. Session", "Acme `theme` Remembers your colour theme. One year"]
-    assert blocks[-1].kind == "text" and blocks[-1].text.text == "The expiration dates apply on a rolling basis."
+    assert [b.text.text for b in blocks if b.kind == "heading"] == ["Cookies", "Cookies we set", "Your choices"]
+    section = {c.text: c.section for c in clauses.split(policy, blocks)}
+    of = lambda words: next(s for text, s in section.items() if words in text)  # noqa: E731
+    assert of("Remembers your colour theme.") == of("rolling basis") == "Cookies we set"
+    assert of("You can turn off") == "Cookies we set › Your choices"
+
+
+def test_each_row_of_an_html_table_is_one_block_and_its_header_row_is_dropped(tmp_path):
+    policy, blocks, texts = load_written(tmp_path / "cookies.html",
+        "<h1>Cookies</h1><p>This notice explains the cookies Acme sets and how you can control them.</p>"
+        "<h2>Cookies we set</h2><p>We use the cookies below to keep you signed in and to remember your settings.</p>"
+        "<table><thead><tr><th>Provider</th><th>Cookie</th><th>Description</th><th>Expiration</th></tr></thead>"
+        "<tr><td>Acme</td><td>session</td><td>Keeps you signed in.</td><td>Session</td></tr>"
+        "<tr><th>Acme</th><td>theme</td><td>Remembers your colour theme.</td><td>One year</td></tr></table>"
+        "<h3>Your choices</h3><p>You can turn off cookies that are not essential in your browser's settings.</p>")
+    assert [b.text.text for b in blocks if b.kind == "item"] == [
+        "Acme session Keeps you signed in. Session", "Acme theme Remembers your colour theme. One year"]
+    assert "Provider" not in " ".join(texts) and "Your choices" in texts
 
 
 def test_a_line_dating_the_policy_is_kept_where_chrome_is_dropped(tmp_path):
