@@ -135,11 +135,12 @@ _OFFICER = re.compile(r"(?i:manager|officer)[^.:]{0,40}?\bName\s*:\s*([A-Z][\w.'
 
 
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_ORDINAL = "(?:st|nd|rd|th)?"  # "December 1st, 2014"
 _STATED = re.compile(
     r"(?:effective|last\s+(?:updated|modified|revised|amended)|date\s+of\s+enforcement|enforcement\s+date)"
     r"(?:\s+(?:date|as\s+of|on|from))?[\s*_:|,-]{0,6}"
-    rf"(?P<date>\d{{4}}-\d{{2}}-\d{{2}}|\d{{4}}\.\s?\d{{1,2}}\.\s?\d{{1,2}}|(?:{_MONTHS})\s+\d{{1,2}},?\s+\d{{4}}"
-    rf"|\d{{1,2}}\s+(?:{_MONTHS}),?\s+\d{{4}})",
+    rf"(?P<date>\d{{4}}-\d{{2}}-\d{{2}}|\d{{4}}\.\s?\d{{1,2}}\.\s?\d{{1,2}}|(?:{_MONTHS})\s+\d{{1,2}}{_ORDINAL},?\s+\d{{4}}"
+    rf"|\d{{1,2}}{_ORDINAL}\s+(?:{_MONTHS}),?\s+\d{{4}})",
     re.I,
 )
 _DATE_FORMATS = ("%Y-%m-%d", "%Y.%m.%d", "%B %d %Y", "%d %B %Y")
@@ -150,6 +151,7 @@ def stated_date(source: str) -> str | None:
     "Date of Enforcement: December 1, 2011"), else the date its archive banner gives, else None."""
     for found in _STATED.finditer(source):
         text = re.sub(r"\s+", " ", found["date"].replace(",", " ").replace(". ", ".")).strip()
+        text = re.sub(r"(?<=\d)(?:st|nd|rd|th)\b", "", text, flags=re.I)
         for pattern in _DATE_FORMATS:
             try:
                 return datetime.strptime(text, pattern).date().isoformat()

@@ -161,12 +161,12 @@ def test_a_line_dating_the_policy_is_kept_where_chrome_is_dropped(tmp_path):
         "Home\n\nEffective date: February 1, 2024\n\n"
         "This statement explains how Acme collects, uses and shares your personal information.\n\n"
         "We may change this statement and will post the new version on this page.\n\n"
-        "Last updated: March 3, 2024\n\nBack to top\n")
-    assert texts[0] == "Effective date: February 1, 2024" and texts[-1] == "Last updated: March 3, 2024"
+        "Last updated: March 3rd, 2024\n\nBack to top\n")
+    assert texts[0] == "Effective date: February 1, 2024" and texts[-1] == "Last updated: March 3rd, 2024"
     assert "Home" not in texts and "Back to top" not in texts
     quoted = [c.text for c in clauses.split(policy, blocks)]
     assert any("Effective date: February 1, 2024" in text for text in quoted)
-    assert any("Last updated: March 3, 2024" in text for text in quoted)
+    assert any("Last updated: March 3rd, 2024" in text for text in quoted)
 
 
 def test_a_table_of_contents_is_navigation_not_the_policys_words(tmp_path):
