@@ -379,7 +379,7 @@ def run_bench(questions: list[BenchQuestion], work_dir: Path, embedder: Embedder
     if limit:
         questions = questions[::max(1, len(questions) // limit)][:limit]
     baseline = _Baseline(work_dir / "corpus", embedder)
-    ours, answered, base, declined, recalled, base_recalled = [], [], [], 0, 0, 0
+    ours, answered, base, declined, recalled, base_recalled, pooled, pool_sizes = [], [], [], 0, 0, 0, 0, []
     seconds = 0.0
     for fold in held_out(folds, fitted):
         started = time.monotonic()
@@ -394,6 +394,10 @@ def run_bench(questions: list[BenchQuestion], work_dir: Path, embedder: Embedder
             base.append(_hits(windows, q))
             candidates = search.retrieve(fold.index, embedder, found.query, q.policy, CANDIDATES, found.vector)
             recalled += any(overlaps(h.clause.start, h.clause.end, q.spans) for h in candidates)
+            pool = search.candidates(fold.index, found.query, found.vector, q.policy)
+            pool_sizes.append(len(pool.rows) if pool else 0)
+            pooled += bool(pool) and any(overlaps(fold.index.clauses[r].start, fold.index.clauses[r].end, q.spans)
+                                         for r in pool.rows)
             base_recalled += any(overlaps(a, b, q.spans) for a, b in windows)
             if progress:
                 progress("questions", len(ours), len(questions))
@@ -413,6 +417,8 @@ def run_bench(questions: list[BenchQuestion], work_dir: Path, embedder: Embedder
         "every_span_hit@3": every_span, "every_seg_hit@3": every_seg,
         "every_span_ratio": ratio(every_span, base_span), "every_seg_ratio": ratio(every_seg, base_seg),
         "recall@50": _share(recalled, len(ours)), "baseline_recall@50": _share(base_recalled, len(ours)),
+        # every clause the ranking scores (a short policy's all; a long one's nearest and best by BM25)
+        "candidate_recall": _share(pooled, len(ours)), "candidates_median": float(np.median(pool_sizes or [0])),
         "declined": _share(declined, len(ours)),  # every PolicyQA question is answerable: these would be wrongly declined
         "unanswerable": len(unanswerable),
         "unanswerable_declined": _share(refused, len(unanswerable)),

@@ -107,7 +107,10 @@ def candidates(index: Index, query: str, vector: np.ndarray, policy: str | Seque
     tokens = tokenize(vocabulary.expand(query))
     scores = index.lexical.get_scores(tokens) if tokens else np.zeros(len(index.clauses), dtype=np.float32)
     lexical, in_scope = scope.take(scores), scope.clause_rows()
-    rows = sorted(set(dense) | {int(in_scope[i]) for i in _top(lexical, depth) if lexical[i] > 0})
+    if len(in_scope) <= 2 * depth:  # a policy this short is ranked whole, as cheap as its nearest and best by BM25
+        rows = [int(r) for r in in_scope]
+    else:
+        rows = sorted(set(dense) | {int(in_scope[i]) for i in _top(lexical, depth) if lexical[i] > 0})
     if not rows:
         return None
     stored = index.vectors.reconstruct_batch(np.array(rows, dtype=np.int64))

@@ -104,6 +104,18 @@ def test_the_ranking_reads_the_fitted_weights_in_use(engine):
     assert set(calibration.fitted()["ranking"]) == set(search.RANK_SIGNALS)
 
 
+def test_a_short_policy_is_ranked_whole_and_a_long_one_from_its_nearest_and_best_by_bm25(engine):
+    from app import search
+
+    question = "how long do you keep my payment records"
+    lo, hi = engine.index.ranges["leje"]
+    vector = search.query_vector(engine.embedder, question)
+    whole = search.candidates(engine.index, question, vector, "leje", depth=hi - lo)
+    assert whole.rows == list(range(lo, hi))
+    nearest = search.candidates(engine.index, question, vector, "leje", depth=3)
+    assert 3 <= len(nearest.rows) < (hi - lo) / 2 and set(nearest.rows) < set(whole.rows)
+
+
 def test_confidence_falls_with_the_share_of_the_question_on_topics_the_policy_never_covers():
     import numpy as np
 

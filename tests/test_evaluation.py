@@ -55,6 +55,8 @@ def test_bench_reports_both_systems_from_held_out_folds(small_bench, tmp_path, m
                 "baseline_seg_hit@3", "declined", "unanswerable_declined"):
         assert 0.0 <= figures[key] <= 1.0
     assert figures["seg_hit@3"] >= figures["span_hit@3"] > 0
+    # the 50 best-ranked clauses are among those the ranking scores
+    assert figures["candidate_recall"] >= figures["recall@50"] > 0 and figures["candidates_median"] > 0
     # an answer cites some of the top 3 clauses or none: the ranking alone can only do better
     assert figures["every_span_hit@3"] >= figures["span_hit@3"] and figures["every_seg_hit@3"] >= figures["seg_hit@3"]
     fold_files = [{p.stem for p in (tmp_path / f"fold-{k}" / "corpus").glob("*.txt")} for k in (0, 1)]
