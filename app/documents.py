@@ -220,6 +220,8 @@ _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
 # "[Data retention](#data-retention)" alone on a list item: an entry of the policy's own table of contents
 _CONTENTS_ENTRY = re.compile(r"^\s*\[[^\]]*\]\(#[^()\s]*\)\s*$")
 _EMPHASIS = re.compile(r"\*{2,}|(?<!\w)_{2,}|_{2,}(?!\w)")
+# *italic* and _italic_ (not an escaped \*, not snake_case or a `_cookie_` name inside a word)
+_ITALICS = [re.compile(rf"(?<![\w{m}\\]){m}(?=\S)([^{m}\n]+?)(?<=[^\s\\]){m}(?![\w{m}])") for m in (r"\*", "_")]
 _ENTITY = re.compile(r"&nbsp;|&amp;")
 _DEBRIS = re.compile(r"^[\s|:\-=_*#>Â\u00a0]*$")
 _PIPES = re.compile(r"\s*\|\s*")
@@ -231,8 +233,23 @@ MARKUP_BRACES = re.compile(r"[ \t]*(?:\{:?[ \t]*" + _ATTRIBUTE + r"(?:[ \t]+" + 
                             r"|\{::[^}\n]*\}|\{%.*?%\}|\{\{.*?\}\})")
 
 
+# YAML front matter (Jekyll, Hugo, GitHub Docs): the page's metadata, not the policy's words; its title is the title
+_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(?P<body>.*?)^---[ \t]*$\r?\n?", re.S | re.M)
+_FRONT_TITLE = re.compile(r"^title:[ \t]*([\"']?)(?P<title>[^\n]*?)\1[ \t]*$", re.M)
+
+
+def _front_matter(source: str) -> tuple[list[Block], int]:
+    """The front matter's title as the document's title heading, and where the Markdown after it starts."""
+    front = _FRONT_MATTER.match(source)
+    if not front:
+        return [], 0
+    title = _FRONT_TITLE.search(source, front.start("body"), front.end("body"))
+    heading = [Block("heading", 1, MappedText.of(source, *title.span("title")))] if title and title["title"] else []
+    return heading, front.end()
+
+
 def _markdown_blocks(source: str) -> list[Block]:
-    blocks: list[Block] = []
+    blocks, pos = _front_matter(source)
     paragraph: list[MappedText] = []
 
     def flush() -> None:
@@ -242,8 +259,8 @@ def _markdown_blocks(source: str) -> list[Block]:
             blocks.extend(_bold_split(MappedText.join(paragraph, " ")))
         paragraph.clear()
 
-    pos, in_table = 0, False
-    for raw in source.splitlines(keepends=True):
+    in_table = False
+    for raw in source[pos:].splitlines(keepends=True):
         line = MappedText.of(source, pos, pos + len(raw.rstrip("\r\n")))
         pos += len(raw)
         if in_table and "|" in line.text and line.text.strip():
@@ -300,7 +317,10 @@ def _fix_mojibake(text: str) -> str:
 def _clean_inline(text: MappedText) -> MappedText:
     """Markdown inline markup and mojibake out; the words, with their offsets, stay."""
     text = text.fixed(_fix_mojibake)
-    text = text.sub(MARKUP_BRACES).sub(_LINK, keep=1).sub(_ESCAPE, keep=1).sub(_EMPHASIS).sub(_ENTITY, repl=" ")
+    text = text.sub(MARKUP_BRACES).sub(_LINK, keep=1)
+    for italic in _ITALICS:
+        text = text.sub(italic, keep=1)
+    text = text.sub(_ESCAPE, keep=1).sub(_EMPHASIS).sub(_ENTITY, repl=" ")
     if "|" in text.text:
         text = text.sub(_PIPES, repl=" ")
     return text.squeeze()

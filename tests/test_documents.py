@@ -152,6 +152,21 @@ def test_each_row_of_an_html_table_is_one_block_and_its_header_row_is_dropped(tm
     assert "Provider" not in " ".join(texts) and "Your choices" in texts
 
 
+def test_front_matter_is_metadata_and_its_title_is_the_documents(tmp_path):
+    """The YAML block a Jekyll or GitHub Docs page opens with is not the policy's words; its title heads the document,
+    so the page's own first heading stays a section."""
+    from app import clauses
+
+    policy, blocks, texts = load_written(tmp_path / "acme.md",
+        "---\ntitle: 'Acme Privacy Statement'\ndescription: How Acme handles your data, in short.\nredirect_from:\n"
+        "  - /privacy\n---\n\n# Privacy statement\n\n*Last updated: April 20, 2023*\n\n"
+        "We collect the _name and email address_ you give us when you sign up, and *nothing* more but a `_device_id`.\n")
+    assert texts == ["Acme Privacy Statement", "Privacy statement", "Last updated: April 20, 2023",
+                     "We collect the name and email address you give us when you sign up, and nothing more but a `_device_id`."]
+    assert [c.section for c in clauses.split(policy, blocks)] == ["Privacy statement"]
+    assert "description" not in policy.text and "redirect_from" not in policy.text
+
+
 def test_a_line_dating_the_policy_is_kept_where_chrome_is_dropped(tmp_path):
     """Scraps before the first and after the last sentence are chrome, except the line that dates the policy:
     it answers "when did this policy last change?"."""
