@@ -388,6 +388,15 @@ _SKIP_TAGS = {"script", "style", "nav", "header", "footer", "noscript", "templat
 _BLOCK_TAGS = {"p", "div", "section", "article", "main", "br", "table", "ul", "ol", "dl", "dt", "dd",
                "blockquote", "pre", "hr", "aside", "body", "html"}
 _CELL_TAGS = {"td", "th"}
+_CHROME_ROLES = {"navigation", "banner", "contentinfo", "search", "menu", "menubar"}  # ARIA: the site's, not the page's
+_VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+def _hides(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+    """An element the page does not show as its content: hidden, or marked as the site's navigation or footer."""
+    named = dict(attrs)
+    return tag not in _VOID_TAGS and ("hidden" in named or named.get("aria-hidden") == "true"
+                                      or (named.get("role") or "").lower() in _CHROME_ROLES)
 _HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
 
 
@@ -404,6 +413,7 @@ class _HTMLBlocks(HTMLParser):
         self.links: list[bool] = []  # the open <a> tags: does each point into the page?
         self.only_in_page_links = True  # the block's words so far are all inside such links
         self.header_row = False  # a table row with no <td> so far: column names, as Markdown's header row
+        self.hidden_tag, self.hidden_depth = "", 0  # the outermost element `_hides` keeps out, and its nesting
 
     def _offset(self) -> int:
         line, col = self.getpos()
@@ -417,6 +427,10 @@ class _HTMLBlocks(HTMLParser):
         self.runs, self.kind, self.level, self.only_in_page_links, self.header_row = [], "text", 0, True, False
 
     def handle_starttag(self, tag, attrs):
+        if self.hidden_tag:
+            self.hidden_depth += tag == self.hidden_tag
+        elif _hides(tag, attrs):
+            self.hidden_tag, self.hidden_depth = tag, 1
         if tag in _SKIP_TAGS:
             self.skip += 1
         elif tag in _HEADING_TAGS:
@@ -439,6 +453,9 @@ class _HTMLBlocks(HTMLParser):
             self.links.append((dict(attrs).get("href") or "").startswith("#"))
 
     def handle_endtag(self, tag):
+        if tag == self.hidden_tag:
+            self.hidden_depth -= 1
+            self.hidden_tag = self.hidden_tag if self.hidden_depth else ""
         if tag in _SKIP_TAGS:
             self.skip = max(self.skip - 1, 0)
         elif tag in _HEADING_TAGS or tag in ("li", "tr") or tag in _BLOCK_TAGS:
@@ -449,14 +466,14 @@ class _HTMLBlocks(HTMLParser):
             self.links.pop()
 
     def handle_data(self, data):
-        if not self.skip:
+        if not self.skip and not self.hidden_tag:
             if data.strip() and not (self.links and self.links[-1]):
                 self.only_in_page_links = False
             start = self._offset()
             self.runs.append(MappedText(data, tuple(range(start, start + len(data)))))
 
     def _reference(self, char: str) -> None:
-        if not self.skip:
+        if not self.skip and not self.hidden_tag:
             start = self._offset()
             self.runs.append(MappedText(char, (start,)))
 

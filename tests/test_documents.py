@@ -94,6 +94,18 @@ def test_html_policy_keeps_offsets_into_the_html(tmp_path):
     assert html[start:end] == "We use cookies &amp; similar tools to remember you."
 
 
+def test_html_the_page_hides_or_marks_as_the_sites_chrome_is_dropped(tmp_path):
+    policy, blocks, texts = load_written(tmp_path / "acme.html",
+        "<body><div role=\"banner\"><div><p>Acme Store: shop our new spring collection today and save on shoes.</p></div>"
+        "</div><div id=\"cookie-banner\" aria-hidden=\"true\"><p>We use cookies to improve your experience. Accept all</p>"
+        "</div><div hidden><p>Sign up for our newsletter and get ten percent off your first order.</p></div>"
+        "<h1>Privacy Policy</h1><p>We use cookies to keep you signed in and to remember your settings.</p>"
+        "<input type=\"hidden\" hidden><div role=\"contentinfo\"><p>Copyright Acme Inc. All rights reserved worldwide.</p>"
+        "</div><p>Contact privacy@acme.example with any question about this policy.</p></body>")
+    assert texts == ["Privacy Policy", "We use cookies to keep you signed in and to remember your settings.",
+                     "Contact privacy@acme.example with any question about this policy."]
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", "is empty"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "looks binary"),
