@@ -140,10 +140,10 @@ _STATED = re.compile(
     r"(?:effective|last\s+(?:updated|modified|revised|amended)|date\s+of\s+enforcement|enforcement\s+date)"
     r"(?:\s+(?:date|as\s+of|on|from))?[\s*_:|,-]{0,6}"
     rf"(?P<date>\d{{4}}-\d{{2}}-\d{{2}}|\d{{4}}\.\s?\d{{1,2}}\.\s?\d{{1,2}}|(?:{_MONTHS})\s+\d{{1,2}}{_ORDINAL},?\s+\d{{4}}"
-    rf"|\d{{1,2}}{_ORDINAL}\s+(?:{_MONTHS}),?\s+\d{{4}})",
+    rf"|\d{{1,2}}{_ORDINAL}\s+(?:{_MONTHS}),?\s+\d{{4}}|(?:{_MONTHS}),?\s+\d{{4}})",
     re.I,
 )
-_DATE_FORMATS = ("%Y-%m-%d", "%Y.%m.%d", "%B %d %Y", "%d %B %Y")
+_DATE_FORMATS = ("%Y-%m-%d", "%Y.%m.%d", "%B %d %Y", "%d %B %Y", "%B %Y")  # "March 2024": from March 1
 
 
 def stated_date(source: str) -> str | None:
@@ -223,6 +223,16 @@ _EMPHASIS = re.compile(r"\*{2,}|(?<!\w)_{2,}|_{2,}(?!\w)")
 # *italic* and _italic_ (not an escaped \*, not snake_case or a `_cookie_` name inside a word)
 _ITALICS = [re.compile(rf"(?<![\w{m}\\]){m}(?=\S)([^{m}\n]+?)(?<=[^\s\\]){m}(?![\w{m}])") for m in (r"\*", "_")]
 _ENTITY = re.compile(r"&nbsp;|&amp;")
+# Markdown's other markup: inline HTML (an <a id> anchor, <br>, <details>, a comment; its text stays), reference
+# links ("[text][ref]": the text stays) and their definitions ("[ref]: https://..."), footnote marks ("[^1]"),
+# blockquote marks, and setext headings (a title underlined with === or ---)
+_HTML_INLINE = re.compile(r"<!--.*?-->|</?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>")
+_REFERENCE = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
+_LINK_DEFINITION = re.compile(r"^\s{0,3}\[(?!\^)[^\]]+\]:\s*\S+\s*(?:[\"'(].*)?$")
+_FOOTNOTE_REF = re.compile(r"\[\^[^\]\s]+\](?!:)")
+_FOOTNOTE_MARK = re.compile(r"^\s{0,3}\[\^[^\]\s]+\]:\s*")
+_QUOTE = re.compile(r"^\s{0,3}>\s?")
+_SETEXT = re.compile(r"^\s{0,3}(=+|-{2,})\s*$")
 _DEBRIS = re.compile(r"^[\s|:\-=_*#>Â\u00a0]*$")
 _PIPES = re.compile(r"\s*\|\s*")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*$")  # under a pipe table's header
@@ -263,6 +273,14 @@ def _markdown_blocks(source: str) -> list[Block]:
     for raw in source[pos:].splitlines(keepends=True):
         line = MappedText.of(source, pos, pos + len(raw.rstrip("\r\n")))
         pos += len(raw)
+        if quote := _QUOTE.match(line.text):
+            line = line[quote.end():]
+        if _LINK_DEFINITION.match(line.text):
+            flush()
+            continue
+        if footnote := _FOOTNOTE_MARK.match(line.text):
+            flush()
+            line = line[footnote.end():]
         if in_table and "|" in line.text and line.text.strip():
             # a row of a Markdown table (a cookie, a data category): one block each, not one run of every row
             flush()
@@ -273,6 +291,11 @@ def _markdown_blocks(source: str) -> list[Block]:
             # the header row names the columns: it heads no section (a heading here would cut the rows and every
             # section after them off their own heading) and says nothing a row does not
             paragraph.clear()
+            continue
+        if (setext := _SETEXT.match(line.text)) and len(paragraph) == 1:
+            title = _clean_inline(paragraph.pop())
+            if title.text:
+                blocks.append(Block("heading", 1 if "=" in setext[1] else 2, title))
             continue
         if _BANNER.search(line.text) or _DEBRIS.match(line.text) or _only_markup(line.text):
             flush()
@@ -306,8 +329,8 @@ def _markdown_blocks(source: str) -> list[Block]:
 
 
 def _only_markup(line: str) -> bool:
-    """A line of nothing but attribute lists or tags (kramdown's block attributes, a Liquid tag)."""
-    return bool(line.strip()) and not MARKUP_BRACES.sub("", line).strip()
+    """A line of nothing but attribute lists or tags (kramdown's block attributes, a Liquid tag, an HTML anchor)."""
+    return bool(line.strip()) and not _HTML_INLINE.sub("", MARKUP_BRACES.sub("", line)).strip()
 
 
 def _fix_mojibake(text: str) -> str:
@@ -317,7 +340,7 @@ def _fix_mojibake(text: str) -> str:
 def _clean_inline(text: MappedText) -> MappedText:
     """Markdown inline markup and mojibake out; the words, with their offsets, stay."""
     text = text.fixed(_fix_mojibake)
-    text = text.sub(MARKUP_BRACES).sub(_LINK, keep=1)
+    text = text.sub(MARKUP_BRACES).sub(_HTML_INLINE, repl=" ").sub(_LINK, keep=1).sub(_REFERENCE, keep=1).sub(_FOOTNOTE_REF)
     for italic in _ITALICS:
         text = text.sub(italic, keep=1)
     text = text.sub(_ESCAPE, keep=1).sub(_EMPHASIS).sub(_ENTITY, repl=" ")

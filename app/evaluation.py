@@ -27,7 +27,8 @@ from .records import Answer
 
 READ_CHARS = 400  # a citation is read for at most this many characters
 CANDIDATES = 50  # recall is measured over this many retrieved clauses (and as many baseline windows)
-_MARKUP = re.compile(r"<[^<>]*>|\]\((?:[^()\s]|\([^()]*\))*\)|[\s*_#|\\\[\]>]")  # HTML tags, Markdown link targets and marks
+# HTML tags and comments, Markdown link targets (inline and by reference), footnote marks, and marks
+_MARKUP = re.compile(r"<!--.*?-->|<[^<>]*>|\]\((?:[^()\s]|\([^()]*\))*\)|\]\[[^\]]*\]|\[\^[^\]\s]+\]:?|[\s*_#|\\\[\]>]")
 
 
 def verbatim(quote: str, source: str) -> bool:

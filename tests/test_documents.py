@@ -164,6 +164,31 @@ def test_each_row_of_an_html_table_is_one_block_and_its_header_row_is_dropped(tm
     assert "Provider" not in " ".join(texts) and "Your choices" in texts
 
 
+def test_markdowns_other_markup_stays_out_and_its_words_stay_in(tmp_path):
+    """Setext headings, inline HTML (anchors, <br>, <details>, comments), blockquote marks, reference links and their
+    definitions, footnote marks: markup, not the policy's words and not headings of their own."""
+    policy, blocks, texts = load_written(tmp_path / "acme.md",
+        "Acme Privacy Statement\n======================\n\nLast updated: March 2024\n\n<a id=\"intro\"></a>\n"
+        "Your privacy is important to us. This statement explains the personal data Acme processes and why.[^1]\n\n"
+        "<!-- markdownlint-disable MD001 -->\nPersonal data we collect\n------------------------\n\n"
+        "Acme collects data from you, through our interactions with you and our products.<br>\n"
+        "You provide some of this data directly, and we collect some of it automatically.\n\n"
+        "> If you are a child, please read [our children's section][kids] with a parent.\n\n"
+        "<details><summary>Learn more about cookies</summary>\nWe use cookies to remember your settings.\n</details>\n\n"
+        "[kids]: https://acme.example/privacy#kids\n[^1]: This statement applies to every website and app Acme runs.\n")
+    assert texts == [
+        "Acme Privacy Statement", "Last updated: March 2024",
+        "Your privacy is important to us. This statement explains the personal data Acme processes and why.",
+        "Personal data we collect",
+        "Acme collects data from you, through our interactions with you and our products. "
+        "You provide some of this data directly, and we collect some of it automatically.",
+        "If you are a child, please read our children's section with a parent.",
+        "Learn more about cookies We use cookies to remember your settings.",
+        "This statement applies to every website and app Acme runs."]
+    assert [(b.kind, b.level) for b in blocks if b.kind == "heading"] == [("heading", 1), ("heading", 2)]
+    assert policy.version == "2024-03-01"
+
+
 def test_front_matter_is_metadata_and_its_title_is_the_documents(tmp_path):
     """The YAML block a Jekyll or GitHub Docs page opens with is not the policy's words; its title heads the document,
     so the page's own first heading stays a section."""
