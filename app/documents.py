@@ -411,6 +411,7 @@ _SKIP_TAGS = {"script", "style", "nav", "header", "footer", "noscript", "templat
 _BLOCK_TAGS = {"p", "div", "section", "article", "main", "br", "table", "ul", "ol", "dl", "dt", "dd",
                "blockquote", "pre", "hr", "aside", "body", "html"}
 _CELL_TAGS = {"td", "th"}
+_HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
 _CHROME_ROLES = {"navigation", "banner", "contentinfo", "search", "menu", "menubar"}  # ARIA: the site's, not the page's
 _VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -420,7 +421,6 @@ def _hides(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
     named = dict(attrs)
     return tag not in _VOID_TAGS and ("hidden" in named or named.get("aria-hidden") == "true"
                                       or (named.get("role") or "").lower() in _CHROME_ROLES)
-_HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
 
 
 class _HTMLBlocks(HTMLParser):
