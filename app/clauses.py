@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .documents import Block
+from .documents import Block, is_date_line
 from .records import Clause, Policy, Sentence
 
 MAX_CHARS = 1000  # about the 256 word pieces the embedding model reads
@@ -29,7 +29,8 @@ def split(policy: Policy, blocks: list[Block]) -> list[Clause]:
     for block in blocks:
         spans.append((pos, pos + len(block.text)))
         pos += len(block.text) + len(SEPARATOR)
-    groups = _merge_small(_group(blocks), [len(b.text) for b in blocks])
+    # a line that dates the policy stands alone: merged into its neighbour it would be lost in the neighbour's words
+    groups = _merge_small(_group(blocks), [MIN_CHARS if is_date_line(b.text.text) else len(b.text) for b in blocks])
     clauses = []
     for section, members in groups:
         start, end = spans[members[0]][0], spans[members[-1]][1]
@@ -66,6 +67,8 @@ def _belongs(blocks: list[Block], group: list[int], block: Block) -> bool:
         return False
     last, first = blocks[group[-1]], blocks[group[0]]
     text = block.text.text
+    if is_date_line(text) or is_date_line(last.text.text):
+        return False
     if len(text) <= 120 and _KEY_VALUE.match(text):
         return True  # "Retention period: 5 years" belongs to the record above it
     if _leads_in(last.text.text):

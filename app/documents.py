@@ -146,6 +146,11 @@ _STATED = re.compile(
 _DATE_FORMATS = ("%Y-%m-%d", "%Y.%m.%d", "%B %d %Y", "%d %B %Y", "%B %Y")  # "March 2024": from March 1
 
 
+def is_date_line(text: str) -> bool:
+    """A short line that dates the policy ("Last updated: March 3, 2024"): the answer to "when did it change?"."""
+    return len(text) <= 80 and bool(_STATED.search(text))
+
+
 def stated_date(source: str) -> str | None:
     """The date a document says it took effect ("Effective date: June 1, 2021", "Last updated 2021-06-01",
     "Date of Enforcement: December 1, 2011"), else the date its archive banner gives, else None."""

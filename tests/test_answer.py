@@ -241,4 +241,5 @@ def test_when_a_policy_was_last_updated_is_quoted_from_its_own_date_line(tmp_pat
     engine = Engine(corpus, tmp_path / "index", model)
     engine.refresh()
     answer = engine.ask("when was this privacy statement last updated?", policy="acme")
-    assert answer.answered and any("Effective date: February 1, 2024" in c.quote for c in answer.citations)
+    # the date line is a clause of its own: merged into the paragraph below it, it was lost in that paragraph's words
+    assert answer.answered and any(c.quote == "Effective date: February 1, 2024" for c in answer.citations)

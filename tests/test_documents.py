@@ -200,7 +200,8 @@ def test_front_matter_is_metadata_and_its_title_is_the_documents(tmp_path):
         "We collect the _name and email address_ you give us when you sign up, and *nothing* more but a `_device_id`.\n")
     assert texts == ["Acme Privacy Statement", "Privacy statement", "Last updated: April 20, 2023",
                      "We collect the name and email address you give us when you sign up, and nothing more but a `_device_id`."]
-    assert [c.section for c in clauses.split(policy, blocks)] == ["Privacy statement"]
+    assert [(c.section, c.text[:12]) for c in clauses.split(policy, blocks)] == [
+        ("Privacy statement", "Last updated"), ("Privacy statement", "We collect t")]
     assert "description" not in policy.text and "redirect_from" not in policy.text
 
 
