@@ -218,7 +218,7 @@ def _company_name(pid: str, text: str) -> str:
 # ---------------------------------------------------------------- Markdown and plain text
 
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-_ITEM = re.compile(r"^(\s*)(?:[*+•●○◦▪■□◆◇–—]|-(?=[A-Z])|-|\d{1,2}[.)]|\(?[a-z]\)|[ivx]{1,4}\))\s+(?=\S)")
+_ITEM = re.compile(r"^(\s*)(?:[*+•●○◦▪■□◆◇–—]|-(?=[A-Z])|-|\(?\d{1,2}[.)]|\(?[a-z]\)|[ivx]{1,4}\))\s+(?=\S)")
 _OUTLINE_HEADING = {"●": 2, "■": 2, "◆": 2, "○": 3, "□": 3, "◇": 3}
 _LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*\)")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
@@ -404,10 +404,11 @@ def _raw_index(raw: MappedText, clean: MappedText, i: int) -> int:
 
 
 def _is_label(text: str) -> bool:
-    """Short, unpunctuated lines read as headings ('Provide personal information')."""
+    """Short, unpunctuated lines read as headings ('Provide personal information'); not one that runs on into
+    the next ('... for compliance with a legal obligation; or')."""
     words = text.split()
-    return (1 <= len(words) <= 16 and len(text) <= 140 and ":" not in text
-            and not re.search(r"[.;,!]$", text) and not text[:1].islower())
+    return (1 <= len(words) <= 16 and len(text) <= 140 and ":" not in text and not text[:1].islower()
+            and not re.search(r"[.;,!]$|\b(?:and|or|nor|but|of|to|the|a|an)$", text, re.I))
 
 
 # ---------------------------------------------------------------- HTML

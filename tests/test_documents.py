@@ -189,6 +189,22 @@ def test_markdowns_other_markup_stays_out_and_its_words_stay_in(tmp_path):
     assert policy.version == "2024-03-01"
 
 
+def test_a_numbered_line_or_one_that_runs_on_heads_no_section(tmp_path):
+    """A short line without a full stop reads as a heading, but not "(2) ...", a list item, nor one ending in "or"."""
+    from app import clauses
+
+    policy, blocks, texts = load_written(tmp_path / "acme.md",
+        "# Acme Privacy Policy\n\nWe process information about you only on one of the following legal grounds:\n\n"
+        "(1) The use is necessary to fulfil our contract with you; or\n\n"
+        "(2) The use is necessary for compliance with a legal obligation; or\n\n"
+        "You may ask us to delete your data where we no longer need it; or\n\n"
+        "where you withdraw the consent you gave us for a use that needs it.\n\n#### Changes\n\n"
+        "We will post any change to this policy on this page before it takes effect.\n")
+    assert [b.text.text for b in blocks if b.kind == "heading"] == ["Acme Privacy Policy", "Changes"]
+    assert [b.kind for b in blocks if b.text.text.startswith("(")] == ["item", "item"]
+    assert clauses.split(policy, blocks)[-1].section == "Changes"
+
+
 def test_front_matter_is_metadata_and_its_title_is_the_documents(tmp_path):
     """The YAML block a Jekyll or GitHub Docs page opens with is not the policy's words; its title heads the document,
     so the page's own first heading stays a section."""
