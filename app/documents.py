@@ -237,6 +237,8 @@ _LINK_DEFINITION = re.compile(r"^\s{0,3}\[(?!\^)[^\]]+\]:\s*\S+\s*(?:[\"'(].*)?$
 _FOOTNOTE_REF = re.compile(r"\[\^[^\]\s]+\](?!:)")
 _FOOTNOTE_MARK = re.compile(r"^\s{0,3}\[\^[^\]\s]+\]:\s*")
 _QUOTE = re.compile(r"^\s{0,3}>\s?")
+# "**Note:** ...", "> [!IMPORTANT]": an aside inside a section, not a section of its own
+_ADMONITION = re.compile(r"^\s*\[?!?(?:notes?|important|tip|warning|caution|please note)\]?\s*:?\s*$", re.I)
 _SETEXT = re.compile(r"^\s{0,3}(=+|-{2,})\s*$")
 _DEBRIS = re.compile(r"^[\s|:\-=_*#>Â\u00a0]*$")
 _PIPES = re.compile(r"\s*\|\s*")
@@ -280,7 +282,7 @@ def _markdown_blocks(source: str) -> list[Block]:
         pos += len(raw)
         if quote := _QUOTE.match(line.text):
             line = line[quote.end():]
-        if _LINK_DEFINITION.match(line.text):
+        if _LINK_DEFINITION.match(line.text) or _ADMONITION.match(line.text) and "[" in line.text:
             flush()
             continue
         if footnote := _FOOTNOTE_MARK.match(line.text):
@@ -388,7 +390,7 @@ def _labelled(part: MappedText) -> list[Block]:
     label = _LEADING_LABEL.match(part.text)
     if label:
         head, body = _clean_inline(part[: label.end()]), _clean_inline(part[label.end():])
-        if head.text.rstrip(" :") and body.text:
+        if head.text.rstrip(" :") and body.text and not _ADMONITION.match(head.text):
             return [Block("heading", 4, head[: len(head.text.rstrip(" :"))]), Block("text", 0, body)]
     clean = _clean_inline(part)
     return [Block("text", 0, clean)] if clean.text else []

@@ -205,6 +205,21 @@ def test_a_numbered_line_or_one_that_runs_on_heads_no_section(tmp_path):
     assert clauses.split(policy, blocks)[-1].section == "Changes"
 
 
+def test_a_note_is_an_aside_not_a_section(tmp_path):
+    """GitHub's alert marks ("> [!NOTE]") are markup, and a bold "Note:" label heads no section: the clauses after
+    it stay in their own section."""
+    from app import clauses
+
+    policy, blocks, texts = load_written(tmp_path / "acme.md",
+        "# Acme Privacy Policy\n\nThis policy explains how Acme uses cookies on its websites and apps.\n\n"
+        "## Cookies\n\nWe use cookies to keep you signed in and to remember your settings.\n\n> [!NOTE]\n> Blocking every cookie in your browser also signs you out of the site.\n\n"
+        "**Note:** Some cookies are set by our payment provider when you check out.\n\n"
+        "You can delete every cookie we set from your browser's settings at any time.\n")
+    assert "[!NOTE]" not in policy.text and [b.text.text for b in blocks if b.kind == "heading"] == [
+        "Acme Privacy Policy", "Cookies"]
+    assert {c.section for c in clauses.split(policy, blocks)} == {"", "Cookies"}
+
+
 def test_front_matter_is_metadata_and_its_title_is_the_documents(tmp_path):
     """The YAML block a Jekyll or GitHub Docs page opens with is not the policy's words; its title heads the document,
     so the page's own first heading stays a section."""
