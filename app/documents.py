@@ -424,11 +424,20 @@ _CHROME_ROLES = {"navigation", "banner", "contentinfo", "search", "menu", "menub
 _VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
+# a consent manager's banner or dialog, by its id, class or label (OneTrust, Cookiebot, a site's own "cookie-banner");
+# a "cookies" or "cookie-notice" section of the policy is not one
+_CONSENT_BANNER = re.compile(r"cookie[-_ ]?(?:banner|bar|pop-?up|modal|dialog|consent)|consent[-_ ]?(?:banner|bar|pop-?up|"
+                             r"modal|manager)|onetrust|cookiebot", re.I)
+
+
 def _hides(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
-    """An element the page does not show as its content: hidden, or marked as the site's navigation or footer."""
+    """An element the page does not show as its content: hidden, marked as the site's navigation or footer, or a
+    cookie consent banner."""
     named = dict(attrs)
+    labels = " ".join(named.get(name) or "" for name in ("id", "class", "aria-label"))
     return tag not in _VOID_TAGS and ("hidden" in named or named.get("aria-hidden") == "true"
-                                      or (named.get("role") or "").lower() in _CHROME_ROLES)
+                                      or (named.get("role") or "").lower() in _CHROME_ROLES
+                                      or bool(_CONSENT_BANNER.search(labels)))
 
 
 class _HTMLBlocks(HTMLParser):

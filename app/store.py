@@ -637,14 +637,15 @@ def _check_shapes(path: Path, manifest: dict, vectors: faiss.Index, lexical: bm2
 
 def up_to_date(corpus: Path, index_dir: Path, model: str, backend: str) -> dict | None:
     """The serving generation's manifest when building now would only reproduce it (same corpus files by checksum,
-    same model, backend and format, the generation intact), else None. Needs neither the model nor the embedding stack."""
+    same model, backend and format, built by this PolicyQA version: another cleans and splits differently, the
+    generation intact), else None. Needs neither the model nor the embedding stack."""
     if any(staleness(corpus, index_dir).values()):
         return None
     try:
         manifest = load(index_dir).manifest
     except PolicyQAError:
         return None
-    return manifest if _made_by(manifest, model, backend) else None
+    return manifest if _made_by(manifest, model, backend) and manifest.get("app_version") == __version__ else None
 
 
 def skipped_files(manifest: dict) -> dict[str, str]:

@@ -114,6 +114,20 @@ def test_a_no_op_index_does_nothing_and_loads_no_model(engine, tmp_path):
     assert HEAVY.isdisjoint(result["modules"]) and "onnxruntime" not in result["modules"]
 
 
+def test_an_index_built_by_another_version_is_rebuilt_reusing_its_vectors(engine, tmp_path):
+    """A new PolicyQA version may clean and split differently: `index` rebuilds, embedding only texts that changed."""
+    import json
+
+    shutil.copytree(engine.index_dir, tmp_path / "index")
+    index = tmp_path / "index"
+    written = store.current_generation(index) / store.MANIFEST
+    manifest = json.loads(written.read_text(encoding="utf-8"))
+    written.write_text(json.dumps(store.seal({**manifest, "app_version": "0.0.1"})), encoding="utf-8")
+    result = in_process("index", "--corpus", str(engine.corpus), "--index", str(index))
+    assert result["exit"] == 0 and "Indexed 5 policies" in result["stdout"] and "embedded 0 texts" in result["stdout"]
+    assert store.load(index).manifest["app_version"] == manifest["app_version"]
+
+
 def test_a_backend_or_corpus_change_is_not_a_no_op(engine, tmp_path):
     shutil.copytree(engine.index_dir, tmp_path / "index")
     index = tmp_path / "index"

@@ -101,8 +101,12 @@ def test_html_the_page_hides_or_marks_as_the_sites_chrome_is_dropped(tmp_path):
         "</div><div hidden><p>Sign up for our newsletter and get ten percent off your first order.</p></div>"
         "<h1>Privacy Policy</h1><p>We use cookies to keep you signed in and to remember your settings.</p>"
         "<input type=\"hidden\" hidden><div role=\"contentinfo\"><p>Copyright Acme Inc. All rights reserved worldwide.</p>"
-        "</div><p>Contact privacy@acme.example with any question about this policy.</p></body>")
+        "</div><div id=\"onetrust-banner-sdk\" role=\"region\" aria-label=\"Cookie banner\"><p>We use cookies to give you "
+        "the best experience. By clicking Accept all you agree.</p></div><section id=\"cookie-notice\"><h2>Cookie notice"
+        "</h2><p>Analytics cookies count visits to our pages so that we can improve them.</p></section>"
+        "<p>Contact privacy@acme.example with any question about this policy.</p></body>")
     assert texts == ["Privacy Policy", "We use cookies to keep you signed in and to remember your settings.",
+                     "Cookie notice", "Analytics cookies count visits to our pages so that we can improve them.",
                      "Contact privacy@acme.example with any question about this policy."]
 
 
