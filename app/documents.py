@@ -419,6 +419,8 @@ _SKIP_TAGS = {"script", "style", "nav", "header", "footer", "noscript", "templat
 _BLOCK_TAGS = {"p", "div", "section", "article", "main", "br", "table", "ul", "ol", "dl", "dt", "dd",
                "blockquote", "pre", "hr", "aside", "body", "html"}
 _CELL_TAGS = {"td", "th"}
+_CONTENT_TAGS = {"main", "article", "section"}
+_SCOPED_TAGS = {"header", "footer"}  # the site's banner and footer, except inside _CONTENT_TAGS (an article's own)
 _HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
 _CHROME_ROLES = {"navigation", "banner", "contentinfo", "search", "menu", "menubar"}  # ARIA: the site's, not the page's
 _VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -454,6 +456,7 @@ class _HTMLBlocks(HTMLParser):
         self.only_in_page_links = True  # the block's words so far are all inside such links
         self.header_row = False  # a table row with no <td> so far: column names, as Markdown's header row
         self.hidden_tag, self.hidden_depth = "", 0  # the outermost element `_hides` keeps out, and its nesting
+        self.content_depth = 0  # open <main>, <article> and <section>: a <header> or <footer> inside is the content's
 
     def _offset(self) -> int:
         line, col = self.getpos()
@@ -471,7 +474,9 @@ class _HTMLBlocks(HTMLParser):
             self.hidden_depth += tag == self.hidden_tag
         elif _hides(tag, attrs):
             self.hidden_tag, self.hidden_depth = tag, 1
-        if tag in _SKIP_TAGS:
+        if tag in _CONTENT_TAGS:
+            self.content_depth += 1
+        if tag in _SKIP_TAGS and not (tag in _SCOPED_TAGS and self.content_depth):
             self.skip += 1
         elif tag in _HEADING_TAGS:
             self._flush()
@@ -496,7 +501,9 @@ class _HTMLBlocks(HTMLParser):
         if tag == self.hidden_tag:
             self.hidden_depth -= 1
             self.hidden_tag = self.hidden_tag if self.hidden_depth else ""
-        if tag in _SKIP_TAGS:
+        if tag in _CONTENT_TAGS:
+            self.content_depth = max(self.content_depth - 1, 0)
+        if tag in _SKIP_TAGS and not (tag in _SCOPED_TAGS and self.content_depth):
             self.skip = max(self.skip - 1, 0)
         elif tag in _HEADING_TAGS or tag in ("li", "tr") or tag in _BLOCK_TAGS:
             self._flush()

@@ -110,6 +110,18 @@ def test_html_the_page_hides_or_marks_as_the_sites_chrome_is_dropped(tmp_path):
                      "Contact privacy@acme.example with any question about this policy."]
 
 
+def test_an_articles_own_header_is_kept_where_the_sites_is_dropped(tmp_path):
+    policy, blocks, texts = load_written(tmp_path / "acme.html",
+        "<body><header><p>Acme Store: free shipping on every order over fifty dollars this week.</p></header><main>"
+        "<article><header><h1>Privacy Policy</h1><p>Last updated: March 1, 2024</p></header>"
+        "<p>We use cookies to keep you signed in and to remember your settings.</p><footer><p>Questions? Write to "
+        "privacy@acme.example and we will answer within a week.</p></footer></article></main>"
+        "<footer><p>Copyright Acme Inc. All rights reserved in every country we sell in.</p></footer></body>")
+    assert texts == ["Privacy Policy", "Last updated: March 1, 2024",
+                     "We use cookies to keep you signed in and to remember your settings.",
+                     "Questions? Write to privacy@acme.example and we will answer within a week."]
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", "is empty"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "looks binary"),
