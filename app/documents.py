@@ -240,6 +240,7 @@ _QUOTE = re.compile(r"^\s{0,3}>\s?")
 # "**Note:** ...", "> [!IMPORTANT]": an aside inside a section, not a section of its own
 _ADMONITION = re.compile(r"^\s*\[?!?(?:notes?|important|tip|warning|caution|please note)\]?\s*:?\s*$", re.I)
 _SETEXT = re.compile(r"^\s{0,3}(=+|-{2,})\s*$")
+_DEFINITION = re.compile(r"^\s{0,3}:[ \t]+(?=\S)")  # kramdown's definition list: "Term" then ": what it means"
 _DEBRIS = re.compile(r"^[\s|:\-=_*#>Â\u00a0]*$")
 _PIPES = re.compile(r"\s*\|\s*")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*$")  # under a pipe table's header
@@ -276,7 +277,7 @@ def _markdown_blocks(source: str) -> list[Block]:
             blocks.extend(_bold_split(MappedText.join(paragraph, " ")))
         paragraph.clear()
 
-    in_table = False
+    in_table = defining = False
     for raw in source[pos:].splitlines(keepends=True):
         line = MappedText.of(source, pos, pos + len(raw.rstrip("\r\n")))
         pos += len(raw)
@@ -299,6 +300,12 @@ def _markdown_blocks(source: str) -> list[Block]:
             # section after them off their own heading) and says nothing a row does not
             paragraph.clear()
             continue
+        if definition := _DEFINITION.match(line.text):
+            if len(paragraph) == 1 and not defining and (term := _clean_inline(paragraph.pop())).text:
+                blocks.append(Block("heading", 4, term))  # as a bold "Label:" heads its text
+            flush()
+            line = line[definition.end():]
+        defining = bool(definition) or defining and bool(line.text.strip())  # a definition runs to a blank line
         if (setext := _SETEXT.match(line.text)) and len(paragraph) == 1:
             title = _clean_inline(paragraph.pop())
             if title.text:

@@ -236,6 +236,22 @@ def test_a_note_is_an_aside_not_a_section(tmp_path):
     assert {c.section for c in clauses.split(policy, blocks)} == {"", "Cookies"}
 
 
+def test_a_kramdown_definition_heads_its_definition(tmp_path):
+    """"Term" then ": what it means": the term labels the definition, as a bold "Label:" does, and the marks go."""
+    from app import clauses
+
+    policy, blocks, texts = load_written(tmp_path / "acme.md",
+        "# Acme Privacy Policy\n\nThis policy explains the kinds of data Acme keeps about the people who use its apps.\n\n"
+        "## Data we collect\n\nAccount data\n: Your name, email address and password, which you give us when you sign up."
+        "\n\nUsage data\n: The pages you visit and the features you use, which we log to improve the apps.\n"
+        ": We keep usage data for thirteen months and then delete it for good.\n")
+    section = {c.text: c.section for c in clauses.split(policy, blocks)}
+    of = lambda words: next(s for text, s in section.items() if words in text)  # noqa: E731
+    assert of("thirteen months") == of("The pages you visit") == "Data we collect › Usage data"
+    assert of("Your name, email address") == "Data we collect › Account data"
+    assert ":" not in "".join(t for t in texts if t.startswith(("Your", "The", "We keep")))
+
+
 def test_front_matter_is_metadata_and_its_title_is_the_documents(tmp_path):
     """The YAML block a Jekyll or GitHub Docs page opens with is not the policy's words; its title heads the document,
     so the page's own first heading stays a section."""
