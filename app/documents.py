@@ -240,6 +240,7 @@ _QUOTE = re.compile(r"^\s{0,3}>\s?")
 # "**Note:** ...", "> [!IMPORTANT]": an aside inside a section, not a section of its own
 _ADMONITION = re.compile(r"^\s*\[?!?(?:notes?|important|tip|warning|caution|please note)\]?\s*:?\s*$", re.I)
 _SETEXT = re.compile(r"^\s{0,3}(=+|-{2,})\s*$")
+_HTML_TABLE = re.compile(r"^\s{0,3}<table\b", re.I)
 _DEFINITION = re.compile(r"^\s{0,3}:[ \t]+(?=\S)")  # kramdown's definition list: "Term" then ": what it means"
 _DEBRIS = re.compile(r"^[\s|:\-=_*#>Â\u00a0]*$")
 _PIPES = re.compile(r"\s*\|\s*")
@@ -278,9 +279,17 @@ def _markdown_blocks(source: str) -> list[Block]:
         paragraph.clear()
 
     in_table = defining = False
+    html_end = 0  # where a raw HTML table read as HTML ends
     for raw in source[pos:].splitlines(keepends=True):
         line = MappedText.of(source, pos, pos + len(raw.rstrip("\r\n")))
         pos += len(raw)
+        if line.offsets and line.offsets[0] < html_end:
+            continue
+        if _HTML_TABLE.match(line.text) and (close := source.find("</table>", line.offsets[0])) >= 0:
+            flush()  # an HTML table in Markdown (a cookie table): a row is a block, as in an HTML page
+            html_end = close + len("</table>")
+            blocks.extend(_html_blocks(_only_between(source, line.offsets[0], html_end)))
+            continue
         if quote := _QUOTE.match(line.text):
             line = line[quote.end():]
         if _LINK_DEFINITION.match(line.text) or _ADMONITION.match(line.text) and "[" in line.text:
@@ -340,6 +349,13 @@ def _markdown_blocks(source: str) -> list[Block]:
             paragraph.append(line)
     flush()
     return blocks
+
+
+def _only_between(source: str, start: int, end: int) -> str:
+    """`source` with everything outside [start, end) blanked, line breaks kept: parsed alone, that part's offsets are
+    still the source's."""
+    blank = lambda part: re.sub(r"[^\n]", " ", part)  # noqa: E731
+    return blank(source[:start]) + source[start:end] + blank(source[end:])
 
 
 def _only_markup(line: str) -> bool:

@@ -268,6 +268,19 @@ def test_front_matter_is_metadata_and_its_title_is_the_documents(tmp_path):
     assert "description" not in policy.text and "redirect_from" not in policy.text
 
 
+def test_an_html_table_inside_markdown_is_read_row_by_row(tmp_path):
+    policy, blocks, texts = load_written(tmp_path / "cookies.md",
+        "# Acme Cookie Policy\n\nThis policy explains which cookies Acme sets on its websites and what each one does.\n\n"
+        "## Cookies we set\n\n<table>\n  <tr><th>Cookie</th><th>Purpose</th><th>Expires</th></tr>\n"
+        "  <tr><td>session</td><td>Keeps you signed in.</td><td>Session</td></tr>\n"
+        "  <tr><td>_ga</td><td>Google Analytics: counts visits to our pages.</td><td>2 years</td></tr>\n</table>\n\n"
+        "## Your choices\n\nYou can block cookies in your browser's settings, but some pages will not work without them.\n")
+    assert [b.text.text for b in blocks if b.kind == "item"] == [
+        "session Keeps you signed in. Session", "_ga Google Analytics: counts visits to our pages. 2 years"]
+    assert "Cookie Purpose" not in policy.text and texts[-2:] == [
+        "Your choices", "You can block cookies in your browser's settings, but some pages will not work without them."]
+
+
 def test_a_line_dating_the_policy_is_kept_where_chrome_is_dropped(tmp_path):
     """Scraps before the first and after the last sentence are chrome, except the line that dates the policy:
     it answers "when did this policy last change?"."""
