@@ -288,7 +288,7 @@ def _markdown_blocks(source: str) -> list[Block]:
         if _HTML_TABLE.match(line.text) and (close := source.find("</table>", line.offsets[0])) >= 0:
             flush()  # an HTML table in Markdown (a cookie table): a row is a block, as in an HTML page
             html_end = close + len("</table>")
-            blocks.extend(_html_blocks(_only_between(source, line.offsets[0], html_end)))
+            blocks.extend(_html_blocks(source, line.offsets[0], html_end))
             continue
         if quote := _QUOTE.match(line.text):
             line = line[quote.end():]
@@ -349,13 +349,6 @@ def _markdown_blocks(source: str) -> list[Block]:
             paragraph.append(line)
     flush()
     return blocks
-
-
-def _only_between(source: str, start: int, end: int) -> str:
-    """`source` with everything outside [start, end) blanked, line breaks kept: parsed alone, that part's offsets are
-    still the source's."""
-    blank = lambda part: re.sub(r"[^\n]", " ", part)  # noqa: E731
-    return blank(source[:start]) + source[start:end] + blank(source[end:])
 
 
 def _only_markup(line: str) -> bool:
@@ -468,10 +461,10 @@ def _hides(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
 class _HTMLBlocks(HTMLParser):
     """Text runs of an HTML page with their source offsets, cut into blocks at block tags."""
 
-    def __init__(self, source: str):
+    def __init__(self, html: str, origin: int):
         super().__init__(convert_charrefs=False)
-        self.source = source
-        self.line_starts = [0] + [m.end() for m in re.finditer(r"\n", source)]
+        # where each line of `html` starts in the source file, which holds `html` from offset `origin`
+        self.line_starts = [origin] + [origin + m.end() for m in re.finditer(r"\n", html)]
         self.blocks: list[Block] = []
         self.runs: list[MappedText] = []
         self.kind, self.level, self.skip, self.list_depth = "text", 0, 0, 0
@@ -560,9 +553,11 @@ class _HTMLBlocks(HTMLParser):
             self._reference(" ")
 
 
-def _html_blocks(source: str) -> list[Block]:
-    parser = _HTMLBlocks(source)
-    parser.feed(source)
+def _html_blocks(source: str, start: int = 0, end: int | None = None) -> list[Block]:
+    """The blocks of `source[start:end]`, an HTML page or an HTML table inside Markdown, with offsets into `source`."""
+    html = source[start:end]
+    parser = _HTMLBlocks(html, start)
+    parser.feed(html)
     parser.close()
     parser._flush()
     return parser.blocks
