@@ -393,12 +393,13 @@ def run_bench(questions: list[BenchQuestion], work_dir: Path, embedder: Embedder
             ours.append(_hits([(c.start, c.end) for c in every.citations], q))
             answered.append(_hits([(c.start, c.end) for c in shipped.citations], q))
             base.append(_hits(windows, q))
-            candidates = search.retrieve(fold.index, embedder, found.query, q.policy, CANDIDATES, found.vector)
-            recalled += any(overlaps(h.clause.start, h.clause.end, q.spans) for h in candidates)
-            pool = search.candidates(fold.index, found.query, found.vector, q.policy)
-            pool_sizes.append(len(pool.rows) if pool else 0)
-            pooled += bool(pool) and any(overlaps(fold.index.clauses[r].start, fold.index.clauses[r].end, q.spans)
-                                         for r in pool.rows)
+            # every clause the ranking scores, and the 50 it ranks first (as search.retrieve would return them)
+            pool = search.candidates(fold.index, found.query, found.vector, q.policy, CANDIDATES)
+            answers = [overlaps(fold.index.clauses[r].start, fold.index.clauses[r].end, q.spans) for r in pool.rows] if pool else []
+            top = pool.best(calibration.fitted()["ranking"], CANDIDATES)[1] if pool else []
+            pool_sizes.append(len(answers))
+            pooled += any(answers)
+            recalled += any(answers[i] for i in top)
             base_recalled += any(overlaps(a, b, q.spans) for a, b in windows)
             if progress:
                 progress("questions", len(ours), len(questions))

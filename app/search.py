@@ -60,8 +60,7 @@ def retrieve(index: Index, embedder: Embedder, query: str, policy: str | Sequenc
     if found is None:
         return []
     fitted = calibration.fitted()
-    scores = found.scores(fitted["ranking"])
-    order = np.argsort(-scores, kind="stable")[:k]
+    scores, order = found.best(fitted["ranking"], k)
     terms, topic = question_terms(query), found.topic
     hits = []
     for i in order.tolist():
@@ -91,6 +90,11 @@ class Candidates:
     def scores(self, weights: dict[str, float]) -> np.ndarray:
         """The ranking: the cosine, plus each signal by its weight."""
         return self.dense + self.signals @ np.array([weights[name] for name in RANK_SIGNALS])
+
+    def best(self, weights: dict[str, float], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every candidate's score, and the indices of the k best, best first (ties keep row order)."""
+        scores = self.scores(weights)
+        return scores, np.argsort(-scores, kind="stable")[:k]
 
 
 def candidates(index: Index, query: str, vector: np.ndarray, policy: str | Sequence[str] | None = None,
