@@ -70,12 +70,6 @@ def query_text(question: str, history: list[Turn]) -> str:
     return question
 
 
-ABSENT_PENALTY = 0.2  # confidence lost in full when the question is surely about a topic the policy never covers
-# Confidence lost when the question asks about a concept of the vocabulary that its policy never names: the
-# nearest clause of a policy silent on mergers still scores well above the threshold on "what happens to my
-# info if the company gets bought". The cost, on PolicyQA dev (every question answerable, policies the
-# vocabulary was not written from): 0.17% of questions newly declined at 0.2, 0.29% at 0.3, 0.41% at 0.4.
-UNMENTIONED_PENALTY = 0.3
 # Once a question is answered, a clause ranked in the top k is cited while its support is at most this far
 # below the threshold: ranking weighs topic agreement that support does not, so a close second still counts.
 CITE_MARGIN = 0.1
@@ -90,7 +84,9 @@ class Assessment:
     query: str
     vector: np.ndarray
     hits: list[search.Hit]
-    confidence: float
+    absent: float  # the probability that the question is about a topic its policy never covers (topics.uncovered)
+    unmentioned: bool  # whether it asks about a concept of the vocabulary that its policy never names
+    confidence: float  # the best support, plus `absent` and `unmentioned` by their fitted (negative) weights
     as_of: str | None = None  # the date whose policy versions answer; None: the latest
 
 
@@ -110,13 +106,13 @@ def assess(index: Index, embedder: Embedder, question: str, policy: str | None =
            history: list[Turn] | None = None, k: int = 10, as_of: str | None = None) -> Assessment:
     question, scope, documents, query, vector = read_question(index, embedder, question, policy, history, as_of)
     hits = search.retrieve(index, embedder, query, documents, k=k, vector=vector)
-    confidence = max((h.support for h in hits), default=float("-inf"))
     covered = index.manifest.get("topic_coverage", {}).get(documents[0]) if scope else None
-    if covered:
-        confidence -= ABSENT_PENALTY * topics.uncovered(topics.model().probabilities(vector)[0], covered)
-    if scope and vocabulary.unmentioned(query, index.documents[documents[0]].text):
-        confidence -= UNMENTIONED_PENALTY
-    return Assessment(question, scope, query, vector, hits, confidence, as_of)
+    absent = topics.uncovered(topics.model().probabilities(vector)[0], covered) if covered else 0.0
+    unmentioned = bool(scope and vocabulary.unmentioned(query, index.documents[documents[0]].text))
+    weights = calibration.fitted()["support"]
+    confidence = (max((h.support for h in hits), default=float("-inf"))
+                  + weights["absent"] * absent + weights["unmentioned"] * unmentioned)
+    return Assessment(question, scope, query, vector, hits, absent, unmentioned, confidence, as_of)
 
 
 def ask(index: Index, embedder: Embedder, question: str, policy: str | None = None,
@@ -134,15 +130,17 @@ def respond(index: Index, found: Assessment, top_k: int = 3, threshold: float | 
     """Quote and cite what the assessment found, or decline when it is not sure enough."""
     threshold = calibration.fitted()["threshold"] if threshold is None else threshold
     if found.confidence < threshold:
-        return decline(index, found.question, found.scope, found.as_of)
+        return decline(index, found.question, found.scope, found.as_of, calibration.probability(found.confidence))
     chosen = [h for h in found.hits[:top_k] if h.support >= threshold - CITE_MARGIN] or found.hits[:1]
     citations = [cite(index.documents[h.clause.document], h.clause, excerpt(index, h.row, found.query, found.vector),
                       h.score) for h in chosen]
     return Answer(question=found.question, answered=True, answer=compose(index, citations, found.scope),
-                  citations=citations, policy=found.scope, as_of=found.as_of)
+                  citations=citations, policy=found.scope, as_of=found.as_of,
+                  confidence=calibration.probability(found.confidence))
 
 
-def decline(index: Index, question: str, scope: str | None, as_of: str | None = None) -> Answer:
+def decline(index: Index, question: str, scope: str | None, as_of: str | None = None,
+            confidence: float | None = None) -> Answer:
     if scope:
         policy = index.policies[scope]
         text = f"The {policy.title} does not say anything about this."
@@ -150,7 +148,8 @@ def decline(index: Index, question: str, scope: str | None, as_of: str | None = 
             text += f" For questions it does not answer, it names this contact: {', '.join(policy.contact)}."
     else:
         text = "None of the policies says anything about this. Pick a policy to see who to contact about it."
-    return Answer(question=question, answered=False, answer=text, citations=[], policy=scope, as_of=as_of)
+    return Answer(question=question, answered=False, answer=text, citations=[], policy=scope, as_of=as_of,
+                  confidence=confidence)
 
 
 def compose(index: Index, citations: list[Citation], scope: str | None) -> str:

@@ -1,11 +1,11 @@
 """The fitted numbers of ranking and decline, shipped with the package in app/data/calibration.json: the ranking's
-weights, the weight of the word match in each clause's support, and the threshold on the confidence.
-`policyqa eval --calibrate` fits all three."""
+weights, the support's weights, and the threshold on the confidence. `policyqa eval --calibrate` fits all three."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -37,7 +37,7 @@ _chosen: list[dict] = []
 
 
 def fitted() -> dict:
-    """The ranking weights, the threshold, the coverage weight and the measured operating point behind them: the
+    """The ranking weights, the support's weights, the threshold and the measured operating point behind them: the
     shipped ones, or as `using` replaces some of them."""
     return (shipped() | _chosen[-1]) if _chosen else shipped()
 
@@ -59,20 +59,39 @@ def save(values: dict) -> None:
     shipped.cache_clear()
 
 
-def fit_coverage_weight(examples: list[tuple[float, float, bool, str]]) -> float:
-    """The weight of the word match in the support, from (rest of the support, word match, answerable, set) of
-    each question's first-ranked clause: the ratio of the two weights of a logistic regression of answerable
-    against unanswerable questions, each (set, answerable) group weighing the same in all. The first-ranked
-    clause does not depend on the weight, so the same questions always give the same weight."""
+# What the support adds to the plain cosine, each by a fitted weight: per clause, the probability that the question is
+# about the clause's topic label and its word match (search.coverage); per question, the probability that it is about
+# a topic its policy never covers (topics.uncovered) and whether it asks about a concept its policy never names
+# (vocabulary.unmentioned). The confidence, which the decline threshold applies to, is the best clause's support
+# with the two question signals added.
+SUPPORT_SIGNALS = ("topic", "coverage", "absent", "unmentioned")
+
+
+def fit_support(examples: list[tuple[list[float], bool, str]]) -> dict:
+    """The support's weights and the probability map, from (the plain cosine and SUPPORT_SIGNALS of its
+    first-ranked clause, answerable, set) of each question. A logistic regression of answerable against
+    unanswerable questions, each (set, answerable) group weighing the same in all: each signal's weight is its
+    coefficient over the cosine's, and the confidence c maps to the probability 1 / (1 + exp(-(scale c + intercept)))
+    with scale the cosine's coefficient. The first-ranked clause does not depend on these weights, so the same
+    questions always give the same numbers."""
     from sklearn.linear_model import LogisticRegression
 
-    groups = [(group, answerable) for _, _, answerable, group in examples]
+    groups = [(group, answerable) for _, answerable, group in examples]
     sizes = {g: groups.count(g) for g in set(groups)}
     model = LogisticRegression(max_iter=5000).fit(
-        np.array([[rest, match] for rest, match, _, _ in examples]), np.array([answerable for _, _, answerable, _ in examples]),
+        np.array([features for features, _, _ in examples]), np.array([answerable for _, answerable, _ in examples]),
         sample_weight=np.array([len(groups) / (len(sizes) * sizes[g]) for g in groups]))
-    rest_weight, match_weight = model.coef_[0]
-    return round(float(match_weight / rest_weight), 3)
+    cosine, *rest = model.coef_[0]
+    return {"support": {name: round(float(weight / cosine), 3) for name, weight in zip(SUPPORT_SIGNALS, rest)},
+            "probability": {"scale": round(float(cosine), 3), "intercept": round(float(model.intercept_[0]), 3)}}
+
+
+def probability(confidence: float) -> float:
+    """The probability that the policy answers a question of this confidence, as `fit_support` fitted it: for
+    questions half of which the policy answers (the share of answerable questions a deployment sees moves it)."""
+    fitted_ = fitted()["probability"]
+    logit = fitted_["scale"] * confidence + fitted_["intercept"]
+    return round(1 / (1 + math.exp(-min(max(logit, -50.0), 50.0))), 3)  # no hits at all: confidence -inf, 0
 
 
 def fit_ranking(questions: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]) -> dict[str, float]:

@@ -150,6 +150,8 @@ def _render(result) -> str:
     for n, c in enumerate(result.citations, 1):
         version = f" (version {c.version})" if c.version else ""
         lines.append(f"[{n}] {c.title}{version} — {c.section or '(opening)'} — chars {c.start}-{c.end} — score {c.score:.2f}")
+    if result.confidence is not None:
+        lines.append(f"Confidence that the policy answers this: {result.confidence:.0%}")
     return "\n".join(lines).rstrip()
 
 
@@ -262,7 +264,7 @@ def _prepare_index(corpus: Path, index: Path) -> None:
               help="Work folder for the PolicyQA corpus and index [default: <index>/../.bench].")
 @click.option("--limit", type=int, default=None, help="Ask only this many PolicyQA questions (spread evenly).")
 @click.option("--skip-bench", is_flag=True, help="Only the gold set, in-sample (no held-out adapters or ranking weights).")
-@click.option("--calibrate", is_flag=True, help="Fit the ranking weights and the support's word-match weight (gold "
+@click.option("--calibrate", is_flag=True, help="Fit the ranking weights and the support's weights (gold "
               "set and PolicyQA dev) and the decline threshold (gold set), and save them with the package.")
 @click.option("--from-feedback", is_flag=True, help="Evaluate on the thumbs-up answers and declines in the feedback database.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
@@ -302,17 +304,17 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies
     figures: dict = {"gold": evaluation.gold_metrics(loaded, results), "held_out": per_policy is not None,
                      "threshold": threshold}
     if calibrate:
-        click.echo("Fitting the support's word-match weight and the threshold...", err=True)
-        examples = [evaluation.decline_example(r.first, bool(r.case.anchor), "gold") for r in results]
+        click.echo("Fitting the support's weights and the threshold...", err=True)
+        examples = [evaluation.decline_example(r.found, bool(r.case.anchor), "gold") for r in results]
         if with_bench:
             examples += evaluation.policyqa_decline_examples(questions, model, folds, per_fold)
-        weight = calibration.fit_coverage_weight([e for e in examples if e])
-        calibration.save(calibration.fitted() | {"ranking": ranking, "coverage_weight": weight})
+        support = calibration.fit_support([e for e in examples if e])
+        calibration.save(calibration.fitted() | {"ranking": ranking} | support)
         results = evaluation.run_gold(loaded, model, cases, threshold, per_policy)  # supports with the fitted weight
         fitted = evaluation.fit_threshold(results)
         figures["calibration"] = {
             "ranking": ranking,
-            "coverage_weight": weight,
+            **support,
             "threshold": fitted,
             "cross_validated": evaluation.cross_validated(results),
             "curve": evaluation.decline_curve(results, evaluation.threshold_grid(results)),
@@ -347,7 +349,8 @@ def _render_figures(figures: dict) -> str:
     if "calibration" in figures:
         cv = figures["calibration"]["cross_validated"]
         weights = ", ".join(f"{name} {value}" for name, value in figures["calibration"]["ranking"].items())
-        lines.append(f"Calibration: ranking weights {weights}; word-match weight {figures['calibration']['coverage_weight']}, threshold "
+        support = ", ".join(f"{name} {value}" for name, value in figures["calibration"]["support"].items())
+        lines.append(f"Calibration: ranking weights {weights}; support weights {support}; threshold "
                      f"{figures['calibration']['threshold']}; held-out (2-fold) decline precision "
                      f"{cv['decline_precision']:.3f}, recall {cv['decline_recall']:.3f}, answered correctly {cv['answered_correct']:.3f}")
     if "gold_in_sample" in figures:

@@ -85,7 +85,7 @@ class CaseResult:
     top_score: float  # the answer's confidence: what the decline threshold is compared with
     rank: int | None  # 1-based rank of the first retrieved clause holding the anchor
     answer: Answer
-    first: search.Hit | None = None  # the first-ranked clause
+    found: answer.Assessment | None = None  # what retrieval found
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def run_gold(index: store.Index, embedder: Embedder, cases: list[GoldCase], thre
         if case.anchor:
             rank = next((i for i, h in enumerate(found.hits, 1)
                          if holds(h.clause.policy, h.clause.start, h.clause.end, case)), None)
-        results.append(CaseResult(case, found.confidence, rank, result, found.hits[0] if found.hits else None))
+        results.append(CaseResult(case, found.confidence, rank, result, found))
     return results
 
 
@@ -186,12 +186,13 @@ def _share(part: int, whole: int) -> float:
 # ---------------------------------------------------------------- calibration
 
 
-def decline_example(first: search.Hit | None, answerable: bool, group: str) -> tuple[float, float, bool, str] | None:
-    """What `calibration.fit_coverage_weight` reads of a question: its first clause's support without and with
-    the word match, whether it is answerable and the set it comes from."""
-    if first is None:
+def decline_example(found: answer.Assessment, answerable: bool, group: str) -> tuple[list[float], bool, str] | None:
+    """What `calibration.fit_support` reads of a question: its first clause's plain cosine and support signals,
+    whether it is answerable and the set it comes from."""
+    if not found.hits:
         return None
-    return first.support - calibration.fitted()["coverage_weight"] * first.coverage, first.coverage, answerable, group
+    first = found.hits[0]
+    return [first.plain, first.topic, first.coverage, found.absent, float(found.unmentioned)], answerable, group
 
 
 def decline_curve(results: list[CaseResult], thresholds: list[float]) -> list[dict]:
@@ -355,8 +356,8 @@ def policyqa_decline_examples(questions: list[BenchQuestion], embedder: Embedder
     for fold in held_out(folds, fitted):
         for policy, question, answerable in asked:
             if policy in fold.held:
-                hits = answer.assess(fold.index, embedder, question, policy=policy).hits
-                examples.append(decline_example(hits[0] if hits else None, answerable, "policyqa"))
+                found = answer.assess(fold.index, embedder, question, policy=policy)
+                examples.append(decline_example(found, answerable, "policyqa"))
     return [e for e in examples if e]
 
 

@@ -114,10 +114,11 @@ class Answer:
     policy: str | None = None  # the policy the question was scoped to, if any
     id: object = None
     as_of: str | None = None  # the date whose versions answered; None: the latest
+    confidence: float | None = None  # the fitted probability that the policy answers it; None: not retrieval's answer
 
     def to_json(self) -> dict:
-        data = {"question": self.question, "answered": self.answered, "answer": self.answer,
-                "policy": self.policy, "as_of": self.as_of, "citations": [c.to_json() for c in self.citations]}
+        data = {"question": self.question, "answered": self.answered, "answer": self.answer, "policy": self.policy,
+                "as_of": self.as_of, "confidence": self.confidence, "citations": [c.to_json() for c in self.citations]}
         if self.id is not None:
             data = {"id": self.id, **data}
         return data

@@ -19,7 +19,6 @@ from .tokens import rarity, search_text, tokenize
 
 DENSE_CANDIDATES = 50
 LEXICAL_HALF = 6.0  # the lexical signal is bm25 / (bm25 + LEXICAL_HALF): 0 to 1, half at a BM25 of 6
-SUPPORT_TOPIC_WEIGHT = 0.3  # support += this * P(question is about the clause's topic)
 # What the ranking weighs besides the cosine, each by its fitted weight (calibration.json's "ranking", fitted by
 # `policyqa eval --calibrate`): the lexical signal; topic agreement three ways (the clause's label, its whole
 # topic distribution, and its best-agreeing sentence: an answer in a clause labelled otherwise, such as a
@@ -34,8 +33,9 @@ class Hit:
     row: int
     score: float  # the ranking: relevance to the question, topic agreement weighed in
     support: float  # evidence that the clause answers, comparable across questions: the decline threshold applies to it
-    # (it reads the question as the model encoded it, not as the adapter moved it)
+    # (`plain`, plus each of SUPPORT_SIGNALS by its fitted weight)
     dense: float
+    plain: float  # the cosine with the question as the model encoded it, not as the adapter moved it
     lexical: float
     topic: float  # the probability that the question is about this clause's topic
     coverage: float  # the share of the question's words, weighed by rarity, that the clause uses
@@ -61,14 +61,14 @@ def retrieve(index: Index, embedder: Embedder, query: str, policy: str | Sequenc
         return []
     fitted = calibration.fitted()
     scores, order = found.best(fitted["ranking"], k)
-    terms, topic = question_terms(query), found.topic
+    terms, topic, weights = question_terms(query), found.topic, fitted["support"]
     hits = []
     for i in order.tolist():
         clause = index.clauses[found.rows[i]]
         match = coverage(terms, clause.text, index.documents[clause.document].title)
-        support = found.plain[i] + SUPPORT_TOPIC_WEIGHT * topic[i] + fitted["coverage_weight"] * match
+        support = found.plain[i] + weights["topic"] * topic[i] + weights["coverage"] * match
         hits.append(Hit(clause, found.rows[i], float(scores[i]), float(support), float(found.dense[i]),
-                        float(found.lexical[i]), float(topic[i]), match))
+                        float(found.plain[i]), float(found.lexical[i]), float(topic[i]), match))
     return hits
 
 

@@ -35,6 +35,21 @@ def test_unrelated_question_is_declined_with_the_policy_contact(engine):
     assert "info@clozette.co" in answer.answer
 
 
+def test_every_answer_carries_the_fitted_probability_that_its_policy_answers_it(engine):
+    """The confidence mapped by the logistic regression `policyqa eval --calibrate` fits: a declined question is
+    below the threshold's probability, an answered one above it, and a clear answer is near sure."""
+    from app import answer as answering, calibration
+
+    at_threshold = calibration.probability(calibration.fitted()["threshold"])
+    answered = engine.ask("how long do you keep my payment records?", policy="leje")
+    declined = engine.ask("how much is shipping to canada?", policy="clozette")
+    assert answered.answered and not declined.answered
+    assert 0 <= declined.confidence < at_threshold <= answered.confidence <= 1 and answered.confidence > 0.9
+    found = answering.assess(engine.index, engine.embedder, "how long do you keep my payment records?", policy="leje")
+    assert answered.confidence == calibration.probability(found.confidence)
+    assert calibration.probability(float("-inf")) == 0.0
+
+
 def test_follow_up_stays_on_the_conversation_policy(engine):
     history = [Turn("how long does LEJE keep my information?", "leje")]
     answer = engine.ask("and for payment records?", history=history)
@@ -81,11 +96,14 @@ def test_a_sentence_on_the_question_topic_lifts_a_clause_labelled_otherwise(engi
 
 
 def test_ranking_and_decline_use_their_own_scores(engine):
-    from app import answer
+    from app import answer, calibration
 
     found = answer.assess(engine.index, engine.embedder, "do you sell my email address?", policy="laneige")
     assert [h.score for h in found.hits] == sorted((h.score for h in found.hits), reverse=True)
-    assert max(h.support for h in found.hits) - answer.ABSENT_PENALTY <= found.confidence <= max(h.support for h in found.hits)
+    weights = calibration.fitted()["support"]
+    assert found.confidence == pytest.approx(max(h.support for h in found.hits) + weights["absent"] * found.absent
+                                             + weights["unmentioned"] * found.unmentioned)
+    assert weights["absent"] < 0 and weights["unmentioned"] < 0
     assert any(abs(h.score - h.support) > 0.01 for h in found.hits)  # ranking weighs topic agreement that support does not
 
 
@@ -132,11 +150,12 @@ def test_confidence_falls_with_the_share_of_the_question_on_topics_the_policy_ne
 
 
 def test_a_question_wholly_on_an_uncovered_topic_loses_the_penalty_one_half_on_it_is_answered(engine):
-    from app import answer
+    from app import answer, calibration
 
     # LEJE never says how it tells users of changes; its clause naming "the Privacy Policy" still matches the words
     changes = answer.assess(engine.index, engine.embedder, "will you tell me if this privacy policy changes", policy="leje")
-    assert max(h.support for h in changes.hits) - changes.confidence > 0.9 * answer.ABSENT_PENALTY
+    assert changes.absent > 0.9
+    assert max(h.support for h in changes.hits) - changes.confidence > -0.9 * calibration.fitted()["support"]["absent"]
     visit = engine.ask("do you track stuff when I browse your site", policy="herve-leger")
     assert visit.answered
     assert any("werecord a variety of information from your visit" in c.quote for c in visit.citations)  # the source's own glued words
@@ -156,12 +175,12 @@ def test_a_question_about_something_its_policy_never_names_is_answered_by_the_po
 
 
 def test_the_unmentioned_concept_costs_confidence_only_where_the_policy_lacks_it(engine):
-    from app import answer, vocabulary
+    from app import answer, calibration, vocabulary
 
     question = "what happens to my info if the company gets bought"
     found = answer.assess(engine.index, engine.embedder, question, policy="dr-esthetique")
     best = max(h.support for h in found.hits)
-    assert found.confidence == pytest.approx(best - answer.UNMENTIONED_PENALTY)
+    assert found.unmentioned and found.confidence == pytest.approx(best + calibration.fitted()["support"]["unmentioned"])
     assert vocabulary.unmentioned(question, engine.index.policies["herve-leger"].text) == []
 
 

@@ -158,26 +158,31 @@ def test_topic_training_data_is_the_same_in_every_process():
     assert tied and not set(tied) & set(texts)
 
 
-def test_the_word_match_weight_is_fitted_the_same_whatever_weight_the_support_used(engine, tmp_path, monkeypatch):
-    """`policyqa eval --calibrate` refits the weight from each question's first-ranked clause, which the weight
-    does not move: fitting again after saving a different weight gives the same weight."""
+def test_the_support_weights_are_fitted_the_same_whatever_weights_the_support_used(engine, tmp_path, monkeypatch):
+    """`policyqa eval --calibrate` refits the support's weights from each question's first-ranked clause, which the
+    weights do not move: fitting again after saving other weights gives the same weights."""
     from app import calibration
 
-    def fit() -> float:
+    def fit() -> dict:
         results = evaluation.run_gold(engine.index, engine.embedder, evaluation.load_gold(), 0.0)
-        return calibration.fit_coverage_weight([e for r in results
-                                                if (e := evaluation.decline_example(r.first, bool(r.case.anchor), "gold"))])
+        return calibration.fit_support([e for r in results
+                                        if (e := evaluation.decline_example(r.found, bool(r.case.anchor), "gold"))])
 
-    weight = fit()
-    assert 0.05 < weight < 2  # the word match counts for an answer, and less than the cosine does
+    fitted = fit()
+    weights = fitted["support"]
+    assert fitted["probability"]["scale"] > 0  # the surer the support, the likelier the policy answers
+    assert set(weights) == set(calibration.SUPPORT_SIGNALS)
+    assert 0.05 < weights["coverage"] < 2  # the word match counts for an answer, and less than the cosine does
+    assert weights["absent"] < 0  # a question on a topic its policy never covers is less likely answered
     shipped = calibration.fitted()
     moved = tmp_path / "calibration.json"
-    moved.write_text(json.dumps(shipped | {"coverage_weight": shipped["coverage_weight"] * 3}), encoding="utf-8")
+    moved.write_text(json.dumps(shipped | {"support": {name: 3 * w for name, w in shipped["support"].items()}}),
+                     encoding="utf-8")
     monkeypatch.setattr(calibration, "_path", lambda: moved)
     calibration.shipped.cache_clear()
     try:
-        assert calibration.fitted()["coverage_weight"] != shipped["coverage_weight"]
-        assert fit() == pytest.approx(weight, abs=0.002)
+        assert calibration.fitted()["support"] != shipped["support"]
+        assert fit()["support"] == pytest.approx(weights, abs=0.002)
     finally:
         monkeypatch.undo()
         calibration.shipped.cache_clear()
