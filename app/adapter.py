@@ -6,7 +6,7 @@ necessarily near the clause that answers it. The adapter is a linear map of the 
 softmax over every clause of its own policy should put the answering ones first. Clause and
 sentence vectors stay as stored, so the index does not depend on the adapter.
 
-`policyqa train-adapter` fits it (app/training.py); it ships as app/data/adapter.npz. With no
+`policyqa train` fits it (app/training.py); it ships as app/data/adapter.npz. With no
 adapter file, or one of another model's size, questions are left as they are.
 """
 
@@ -109,7 +109,7 @@ _chosen: list[Adapter | None] = []
 
 def model(dims: int) -> Adapter | None:
     """The adapter in use for question vectors of `dims` dimensions: none for a model of another size (a
-    deployer who configures another model retrains it with `policyqa train-adapter`)."""
+    deployer who configures another model retrains it with `policyqa train`)."""
     chosen = _chosen[-1] if _chosen else shipped()
     return chosen if chosen is not None and chosen.weights.shape[0] == dims else None
 

@@ -7,17 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import calibration, search, settings, topics, versions, vocabulary
+from . import calibration, excerpts, search, settings, topics, versions, vocabulary
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Answer, Citation, Clause, Policy
 from .store import Index
 from .text import plain
 
-EXCERPT_CHARS = 400  # a citation is an excerpt a reader takes in at a glance, not a dump
-# How sharply the excerpt favours the best-matching sentence over its close seconds. PolicyQA dev span-hit@3:
-# 0.404 for the best sentence filled forward then backward; 0.407-0.410 from 0.02 to 0.2; 0.400 with no preference.
-EXCERPT_SPREAD = 0.1
 _FOLLOW_UP = re.compile(r"^(and|also|what about|how about|same|what if|then|but|ok|okay|so)\b|^\W*(it|that|this|those|they)\b", re.I)
 
 
@@ -132,7 +128,7 @@ def respond(index: Index, found: Assessment, top_k: int = 3, threshold: float | 
     if found.confidence < threshold:
         return decline(index, found.question, found.scope, found.as_of, calibration.probability(found.confidence))
     chosen = [h for h in found.hits[:top_k] if h.support >= threshold - CITE_MARGIN] or found.hits[:1]
-    citations = [cite(index.documents[h.clause.document], h.clause, excerpt(index, h.row, found.query, found.vector),
+    citations = [cite(index.documents[h.clause.document], h.clause, excerpts.span(index, h.row, found.query, found.vector),
                       h.score) for h in chosen]
     return Answer(question=found.question, answered=True, answer=compose(index, citations, found.scope),
                   citations=citations, policy=found.scope, as_of=found.as_of,
@@ -173,30 +169,3 @@ def cite(policy: Policy, clause: Clause, span: tuple[int, int], score: float) ->
     return Citation(policy=policy.id, title=policy.title, section=clause.section, quote=quote, start=first.start,
                     end=last.end, score=round(score, 4), clause=clause.number,
                     url=policy.source_url, version=policy.version)
-
-
-def excerpt(index: Index, row: int, query: str, vector: np.ndarray) -> tuple[int, int]:
-    """The run of sentences [a, b) of clause `row` to quote: of the runs that fit within EXCERPT_CHARS
-    (each as long as it can be from where it starts), the one holding most of the clause's relevance.
-    A sentence's share of it is softmax(relevance / EXCERPT_SPREAD): the best-matching sentence
-    weighs most, but a run that also holds its close seconds beats one that holds it alone, since an
-    answer often runs on past, or starts before, the sentence that matches the question best. Relevance is the
-    sentence's cosine plus 0.2 x its word match, the support's (search.coverage: rarer words count more)."""
-    clause = index.clauses[row]
-    dense = search.sentence_scores(index, row, vector)
-    if dense is None:
-        return 0, 1
-    terms = search.question_terms(query)
-    title = index.documents[clause.document].title
-    relevance = dense + 0.2 * np.array([search.coverage(terms, s, title) for s in clause.sentence_texts()])
-    held = np.concatenate([[0.0], np.cumsum(np.exp((relevance - relevance.max()) / EXCERPT_SPREAD))])
-    runs = [(a, _run_end(clause, a)) for a in range(len(clause.sentences))]
-    return max(runs, key=lambda run: held[run[1]] - held[run[0]])
-
-
-def _run_end(clause: Clause, a: int) -> int:
-    """The end of the longest run of sentences from `a` that fits within EXCERPT_CHARS (at least one)."""
-    b = a + 1
-    while b < len(clause.sentences) and clause.sentences[b].clean_end - clause.sentences[a].clean_start <= EXCERPT_CHARS:
-        b += 1
-    return b

@@ -13,7 +13,7 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
-from . import answer as answers, search, versions
+from . import answer as answers, excerpts, search, versions
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Answer, Citation, Clause, Policy
@@ -235,7 +235,7 @@ def _describe(diff: Diff, changes: list[Change], citations: list[Citation], top_
 def _quote(version: Policy, clause: Clause, change: Change, citations: list[Citation]) -> str:
     """Cite the sentences of `clause` that changed (all of a short clause), and return the quote paragraph."""
     span = (0, len(clause.sentences))
-    if clause.clean_end - clause.clean_start > answers.EXCERPT_CHARS and change.kind == "changed":
+    if clause.clean_end - clause.clean_start > excerpts.EXCERPT_CHARS and change.kind == "changed":
         span = _changed_sentences(change, clause is change.after)
     citations.append(answers.cite(version, clause, span, 1.0))
     return f"“{citations[-1].quote}” [{len(citations)}]"

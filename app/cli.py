@@ -293,7 +293,7 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies
     with_bench = not skip_bench and bench.is_file()
     per_fold, per_policy, ranking = [], None, calibration.fitted()["ranking"]
     if with_bench:
-        click.echo("Fitting held-out topic models, adapters and ranking weights...", err=True)
+        click.echo("Fitting held-out topic models, adapters, excerpt models and ranking weights...", err=True)
         questions, folds = evaluation.policyqa_folds(bench, work, model)
         per_fold, per_policy, ranking = training.held_out(folds, questions, loaded, cases, model)
     elif calibrate:  # ranking weights fitted on the gold set alone (a deployer's own questions, `--gold`), in-sample
@@ -392,7 +392,7 @@ def _render_figures(figures: dict) -> str:
     return "\n".join(lines)
 
 
-@cli.command("train-adapter")
+@cli.command("train")
 @_path_option("index", "--index")
 @click.option("--gold", type=click.Path(path_type=Path, exists=True), help="Gold set JSONL [default: the bundled one].")
 @click.option("--bench", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
@@ -400,9 +400,10 @@ def _render_figures(figures: dict) -> str:
 @click.option("--bench-dir", type=click.Path(path_type=Path), default=None,
               help="Work folder for the PolicyQA corpus and index [default: <index>/../.bench].")
 @_friendly
-def train_adapter(index: Path | None, gold: Path | None, bench: Path | None, bench_dir: Path | None) -> None:
-    """Refit the query adapter shipped in app/data/adapter.npz on PolicyQA dev and the gold set."""
-    from . import adapter, embedder, evaluation, store, training
+def train(index: Path | None, gold: Path | None, bench: Path | None, bench_dir: Path | None) -> None:
+    """Refit the query adapter (app/data/adapter.npz) and the excerpt model (app/data/excerpts.json) on PolicyQA dev
+    and the gold set."""
+    from . import adapter, embedder, evaluation, excerpts, store, training
 
     index = index or settings.path("index")
     bench = bench or settings.shared_data() / "bench" / "policyqa_dev.json"
@@ -412,12 +413,16 @@ def train_adapter(index: Path | None, gold: Path | None, bench: Path | None, ben
     work = bench_dir or index.parent / ".bench"
     questions = evaluation.bench_corpus(bench, work / "corpus")
     store.build(work / "corpus", work / "all", model, _progress_bars())
-    policyqa = training.policyqa_examples(store.load(work / "all"), model, questions)
-    customer = training.gold_examples(store.load(index, embedder=model), model, evaluation.load_gold(gold))
-    fitted = training.fit(policyqa, customer)
-    adapter.save(fitted, adapter.shipped_path())
-    click.echo(f"Fitted on {len(policyqa)} PolicyQA and {len(customer)} gold questions; saved {adapter.shipped_path()}. "
-               "Run `policyqa eval` to measure it on held-out policies (the decline does not read the adapter).")
+    policyqa_index, seed_index, cases = store.load(work / "all"), store.load(index, embedder=model), evaluation.load_gold(gold)
+    policyqa = training.policyqa_examples(policyqa_index, model, questions)
+    customer = training.gold_examples(seed_index, model, cases)
+    adapter.save(training.fit(policyqa, customer), adapter.shipped_path())
+    sentences = (training.policyqa_excerpts(policyqa_index, model, questions)
+                 + training.gold_excerpts(seed_index, model, cases))
+    excerpts.save(excerpts.fit(sentences), excerpts.shipped_path())
+    click.echo(f"Fitted on {len(policyqa)} PolicyQA and {len(customer)} gold questions ({len(sentences)} answering "
+               f"clauses for excerpts); saved {adapter.shipped_path()} and {excerpts.shipped_path()}. "
+               "Run `policyqa eval` to measure them on held-out policies (the decline reads neither).")
 
 
 @cli.command("train-topics")

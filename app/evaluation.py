@@ -20,7 +20,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from . import adapter, answer, calibration, documents, search, settings, store, topics, vectors as vector_index
+from . import adapter, answer, calibration, documents, excerpts, search, settings, store, topics, vectors as vector_index
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Answer
@@ -90,15 +90,17 @@ class CaseResult:
 
 @dataclass(frozen=True)
 class HeldOut:
-    """What questions about some policies are asked with when they are held out: the query adapter and the ranking
-    weights fitted without them (app/training.py)."""
+    """What questions about some policies are asked with when they are held out: the query adapter, the ranking
+    weights and the excerpt model fitted without them (app/training.py)."""
 
     adapter: adapter.Adapter | None = None
     ranking: dict[str, float] | None = None  # None: the shipped weights
+    excerpts: excerpts.Model | None = None  # None: the shipped model
 
     @contextmanager
     def using(self) -> Iterator[None]:
-        with adapter.using(self.adapter), calibration.using(**({"ranking": self.ranking} if self.ranking else {})):
+        with (adapter.using(self.adapter), calibration.using(**({"ranking": self.ranking} if self.ranking else {})),
+              excerpts.using(self.excerpts) if self.excerpts else nullcontext()):
             yield
 
 

@@ -1,11 +1,12 @@
-"""Fitting the query adapter (app/adapter.py) and the ranking weights (app/calibration.py) on questions whose
-answering clauses are known, and the held-out fits `policyqa eval` scores each policy with.
+"""Fitting the query adapter (app/adapter.py), the excerpt model (app/excerpts.py) and the ranking weights
+(app/calibration.py) on questions whose answers are known, and the held-out fits `policyqa eval` scores each policy
+with.
 
 Training data:
 - PolicyQA dev (../shared/bench/policyqa_dev.json; MIT licence; its policies come from OPP-115, which
-  is for non-commercial research use): 20 policies; a clause answers when it overlaps a gold span.
+  is for non-commercial research use): 20 policies; a clause (or sentence) answers when it overlaps a gold span.
 - the gold set over the seed corpus (app/data/gold.jsonl, written by the team, the way customers
-  ask): a clause answers when it holds the anchor. Each of these questions counts CUSTOMER_WEIGHT
+  ask): a clause (or sentence) answers when it holds the anchor. Each of these questions counts CUSTOMER_WEIGHT
   times: they are few (115 against 2,420) but worded the way the product is asked.
 
 A deployer can add their own questions in the gold set's format (`--gold`) and retrain.
@@ -17,7 +18,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from . import adapter, answer, calibration, evaluation, search, store
+from . import adapter, answer, calibration, evaluation, excerpts, search, store, topics
 from .embedder import Embedder
 from .tokens import search_text
 
@@ -27,28 +28,59 @@ CUSTOMER_WEIGHT = 10
 def policyqa_examples(index: store.Index, embedder: Embedder, questions: list[evaluation.BenchQuestion]
                       ) -> list[adapter.Example]:
     """PolicyQA questions of the policies in `index`: a clause is right when it overlaps a gold span."""
-    asked = [q for q in questions if q.policy in index.ranges]
-    return _examples(index, embedder, [(q.policy, q.question, lambda s, e, q=q: evaluation.overlaps(s, e, q.spans))
-                                       for q in asked])
+    return _examples(index, embedder, _policyqa_asked(index, questions))
 
 
 def gold_examples(index: store.Index, embedder: Embedder, cases: list[evaluation.GoldCase]) -> list[adapter.Example]:
     """Answerable gold cases whose policy `index` holds: a clause is right when it holds the anchor."""
-    asked = [c for c in cases if c.anchor and c.expected_policy in index.ranges]
-    return _examples(index, embedder, [(c.expected_policy, c.question,
-                                        lambda s, e, c=c: evaluation.holds(c.expected_policy, s, e, c)) for c in asked])
+    return _examples(index, embedder, _gold_asked(index, cases))
 
 
-def _examples(index: store.Index, embedder: Embedder, asked: list) -> list[adapter.Example]:
-    vectors = embedder.encode([search_text(question) for _, question, _ in asked])
+def _policyqa_asked(index: store.Index, questions: list[evaluation.BenchQuestion]) -> list[tuple]:
+    """(policy, question, the policy it is asked of, whether a stretch [start, end) of the policy answers it)."""
+    return [(q.policy, q.question, q.policy, lambda s, e, q=q: evaluation.overlaps(s, e, q.spans))
+            for q in questions if q.policy in index.ranges]
+
+
+def _gold_asked(index: store.Index, cases: list[evaluation.GoldCase]) -> list[tuple]:
+    return [(c.expected_policy, c.question, c.policy, lambda s, e, c=c: evaluation.holds(c.expected_policy, s, e, c))
+            for c in cases if c.anchor and c.expected_policy in index.ranges]
+
+
+def _examples(index: store.Index, embedder: Embedder, asked: list[tuple]) -> list[adapter.Example]:
+    vectors = embedder.encode([search_text(question) for _, question, _, _ in asked])
     clauses: dict[str, np.ndarray] = {}  # one matrix per policy, shared by its questions
     found = []
-    for (policy, _, right), vector in zip(asked, vectors):
+    for (policy, _, _, right), vector in zip(asked, vectors):
         lo, hi = index.ranges[policy]
         if policy not in clauses:
             clauses[policy] = index.vectors.reconstruct_n(lo, hi - lo)
         marks = np.array([right(c.start, c.end) for c in index.clauses[lo:hi]], dtype=bool)
         found.append(adapter.Example(vector, clauses[policy], marks))
+    return found
+
+
+def policyqa_excerpts(index: store.Index, embedder: Embedder, questions: list[evaluation.BenchQuestion]) -> list[tuple]:
+    """What `excerpts.fit` reads of PolicyQA's questions: a sentence holds the answer when it overlaps a gold span."""
+    return _excerpt_examples(index, embedder, _policyqa_asked(index, questions), 1.0)
+
+
+def gold_excerpts(index: store.Index, embedder: Embedder, cases: list[evaluation.GoldCase]) -> list[tuple]:
+    """What `excerpts.fit` reads of the gold set: a sentence holds the answer when it holds the anchor."""
+    return _excerpt_examples(index, embedder, _gold_asked(index, cases), CUSTOMER_WEIGHT)
+
+
+def _excerpt_examples(index: store.Index, embedder: Embedder, asked: list[tuple], weight: float) -> list[tuple]:
+    """For each answering clause of more than one sentence: its sentences' excerpts.FEATURES, which of them
+    answer, and the question's weight."""
+    found = []
+    for policy, question, scope, right in asked:
+        _, _, _, query, vector = answer.read_question(index, embedder, question, scope)
+        lo, hi = index.ranges[policy]
+        for row in range(lo, hi):
+            clause = index.clauses[row]
+            if right(clause.start, clause.end) and (features := excerpts.features(index, row, query, vector)) is not None:
+                found.append((features, np.array([right(s.start, s.end) for s in clause.sentences]), weight))
     return found
 
 
@@ -59,17 +91,40 @@ def fit(policyqa: list[adapter.Example], customer: list[adapter.Example]) -> ada
 def held_out(folds: list[evaluation.Fold], questions: list[evaluation.BenchQuestion], seed_index: store.Index,
              cases: list[evaluation.GoldCase], embedder: Embedder
              ) -> tuple[list[evaluation.HeldOut], dict[str, evaluation.HeldOut], dict[str, float]]:
-    """What `policyqa eval` asks each PolicyQA fold and each seed policy with: the adapter and the ranking weights
-    fitted without it. And the ranking weights fitted on every policy, which `--calibrate` ships."""
+    """What `policyqa eval` asks each PolicyQA fold and each seed policy with: the adapter, the excerpt model and the
+    ranking weights fitted without it. And the ranking weights fitted on every policy, which `--calibrate` ships."""
     fold_adapters, policy_adapters = held_out_adapters(folds, questions, seed_index, cases, embedder)
+    fold_excerpts, policy_excerpts = held_out_excerpts(folds, questions, seed_index, cases, embedder)
     asked = ranking_questions(folds, fold_adapters, questions, seed_index, policy_adapters, cases, embedder)
 
     def ranking(without: str | None) -> dict[str, float]:
         return calibration.fit_ranking([q for group, q in asked if group != without])
 
-    return ([evaluation.HeldOut(fitted, ranking(f"policyqa-{k}")) for k, fitted in enumerate(fold_adapters)],
-            {policy: evaluation.HeldOut(fitted, ranking(policy)) for policy, fitted in policy_adapters.items()},
+    return ([evaluation.HeldOut(fitted, ranking(f"policyqa-{k}"), fold_excerpts[k])
+             for k, fitted in enumerate(fold_adapters)],
+            {policy: evaluation.HeldOut(fitted, ranking(policy), policy_excerpts[policy])
+             for policy, fitted in policy_adapters.items()},
             ranking(None))
+
+
+def held_out_excerpts(folds: list[evaluation.Fold], questions: list[evaluation.BenchQuestion], seed_index: store.Index,
+                      cases: list[evaluation.GoldCase], embedder: Embedder
+                      ) -> tuple[list[excerpts.Model], dict[str, excerpts.Model]]:
+    """Excerpt models fitted without the policies they are scored on, as `held_out_adapters` fits adapters."""
+    policyqa = []
+    for fold in folds:
+        with topics.using(fold.topic_model):
+            policyqa.append(policyqa_excerpts(fold.index, embedder, questions))
+    customer = {policy: gold_excerpts(seed_index, embedder, [c for c in cases if c.expected_policy == policy])
+                for policy in seed_index.policies}
+    every_customer = [e for examples in customer.values() for e in examples]
+    per_fold = [excerpts.fit([e for j, examples in enumerate(policyqa) if j != k for e in examples] + every_customer)
+                for k in range(len(folds))]
+    every_policyqa = [e for examples in policyqa for e in examples]
+    per_policy = {policy: excerpts.fit(every_policyqa + [e for other, examples in customer.items() if other != policy
+                                                         for e in examples])
+                  for policy in seed_index.policies}
+    return per_fold, per_policy
 
 
 def ranking_questions(folds: list[evaluation.Fold], fold_adapters: list[adapter.Adapter],
