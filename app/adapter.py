@@ -12,14 +12,15 @@ adapter file, or one of another model's size, questions are left as they are.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
+
+from .overrides import Override
 
 TEMPERATURE = 0.05  # softmax temperature over cosines: one policy's clauses lie close together in MiniLM's space
 EPOCHS = 30
@@ -104,24 +105,19 @@ def shipped() -> Adapter | None:
         return Adapter(stored["weights"])
 
 
-_chosen: list[Adapter | None] = []
+_override: Override[Adapter | None] = Override(lambda: shipped())
 
 
 def model(dims: int) -> Adapter | None:
     """The adapter in use for question vectors of `dims` dimensions: none for a model of another size (a
     deployer who configures another model retrains it with `policyqa train`)."""
-    chosen = _chosen[-1] if _chosen else shipped()
+    chosen = _override.current()
     return chosen if chosen is not None and chosen.weights.shape[0] == dims else None
 
 
-@contextmanager
-def using(adapter: Adapter | None) -> Iterator[None]:
+def using(adapter: Adapter | None) -> AbstractContextManager[None]:
     """Adapt questions with `adapter` (None: not at all) instead of the shipped one: for held-out evaluation."""
-    _chosen.append(adapter)
-    try:
-        yield
-    finally:
-        _chosen.pop()
+    return _override.using(adapter)
 
 
 def save(adapter: Adapter, path: Path) -> None:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
+
+from .overrides import Override
 
 # The weights `fit_ranking` chooses among, one tuple per signal of search.RANK_SIGNALS (the cosine weighs 1).
 RANKING_GRID = {
@@ -33,24 +34,19 @@ def shipped() -> dict:
     return json.loads(_path().read_text(encoding="utf-8"))
 
 
-_chosen: list[dict] = []
+_override: Override[dict] = Override(dict)
 
 
 def fitted() -> dict:
     """The ranking weights, the support's weights, the threshold and the measured operating point behind them: the
     shipped ones, or as `using` replaces some of them."""
-    return (shipped() | _chosen[-1]) if _chosen else shipped()
+    return shipped() | _override.current()
 
 
-@contextmanager
-def using(**values) -> Iterator[None]:
+def using(**values) -> AbstractContextManager[None]:
     """Rank and decline with `values` in place of the shipped ones (held-out evaluation: weights fitted without
     the policies asked about)."""
-    _chosen.append(values)
-    try:
-        yield
-    finally:
-        _chosen.pop()
+    return _override.using(values)
 
 
 def save(values: dict) -> None:

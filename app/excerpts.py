@@ -13,8 +13,7 @@ clause's opening run.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import search, topics
+from .overrides import Override
 from .records import Clause
 from .store import Index
 
@@ -114,21 +114,17 @@ def shipped() -> Model | None:
     return Model(np.array([stored["coefficients"][name] for name in FEATURES]), stored["intercept"])
 
 
-_chosen: list[Model | None] = []
+_override: Override[Model | None] = Override(lambda: shipped())
 
 
 def model() -> Model | None:
-    return _chosen[-1] if _chosen else shipped()
+    return _override.current()
 
 
-@contextmanager
-def using(fitted: Model | None) -> Iterator[None]:
-    """Choose excerpts with `fitted` instead of the shipped model: for held-out evaluation."""
-    _chosen.append(fitted)
-    try:
-        yield
-    finally:
-        _chosen.pop()
+def using(fitted: Model | None) -> AbstractContextManager[None]:
+    """Choose excerpts with `fitted` (None: quote each clause's opening) instead of the shipped model: for held-out
+    evaluation."""
+    return _override.using(fitted)
 
 
 def save(fitted: Model, path: Path) -> None:

@@ -13,13 +13,14 @@ import csv
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
+
+from .overrides import Override
 
 TOPICS: dict[str, str] = {
     "collection": "What is collected",
@@ -91,11 +92,11 @@ def uncovered(question_topics: np.ndarray, covered: list[float], covered_at: flo
     return float(sum(gaps))
 
 
-_chosen: list[TopicModel] = []  # a model put in place of the shipped one by `using`
+_override: Override[TopicModel] = Override(lambda: shipped())
 
 
 def model() -> TopicModel:
-    return _chosen[-1] if _chosen else shipped()
+    return _override.current()
 
 
 @lru_cache(maxsize=1)
@@ -105,15 +106,10 @@ def shipped() -> TopicModel:
         return TopicModel(data["weights"], data["bias"])
 
 
-@contextmanager
-def using(model_: TopicModel) -> Iterator[None]:
+def using(model_: TopicModel) -> AbstractContextManager[None]:
     """Index and search with `model_` instead of the shipped model: the PolicyQA bench measures each
     policy with a model that never saw it."""
-    _chosen.append(model_)
-    try:
-        yield
-    finally:
-        _chosen.pop()
+    return _override.using(model_)
 
 
 # ---------------------------------------------------------------- training
