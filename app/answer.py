@@ -66,8 +66,10 @@ def query_text(question: str, history: list[Turn]) -> str:
     return question
 
 
-# Once a question is answered, a clause ranked in the top k is cited while its support is at most this far
-# below the threshold: ranking weighs topic agreement that support does not, so a close second still counts.
+# Once a question is answered, a clause ranked in the top k is cited while its support is at most this far below the
+# threshold: the ranking weighs signals the support does not (BM25, sentence topics, section openings), so a close
+# second still counts. At 0 the gold set's hit@3 fell 0.974 -> 0.930 (first-ranked right clauses dropped); citing
+# the top k always added 28 quotes to the gold set's 317, none of them right, for PolicyQA span-hit@3 +0.0025.
 CITE_MARGIN = 0.1
 
 

@@ -19,7 +19,9 @@ SEPARATOR = "\n\n"  # between blocks in the clean text (documents.load joins wit
 
 _ANNOUNCES = re.compile(r"\b(?:as follows|the following|listed below|set out below|specified below)\b", re.I)
 _KEY_VALUE = re.compile(r"^[^:.;]{2,50}:\s*\S")
-_ABBREVIATIONS = re.compile(r"(?:\b(?:e\.g|i\.e|etc|Co|Ltd|Inc|Dr|Mr|Ms|Mrs|No|vs|St|U\.S)\.|\b[A-Z]\.)$")
+# ...and the abbreviations of legal citations ("Cal. Civ. Code § 1798.83", "20 U.S.C. Sec. 1232g", "Art. 6")
+_ABBREVIATIONS = re.compile(r"(?:\b(?:e\.g|i\.e|etc|Co|Ltd|Inc|Dr|Mr|Ms|Mrs|No|vs|St|U\.S|Cal|Civ|Bus|Prof|Gov|Fed|Reg|Regs"
+                            r"|Sec|Secs|Stat|Ann|Art|Arts|Para|Ch|Pub|Corp)\.|\b[A-Z]\.)$")
 _LIST_MARKER = re.compile(r"\s*[-–—•]?\s*\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]")  # "4." opens an item, it ends nothing
 _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)]*\s+(?=[\"'“‘(]?[A-Z0-9])|;\s+(?=[A-Z])")
 

@@ -310,7 +310,7 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies
             examples += evaluation.policyqa_decline_examples(questions, model, folds, per_fold)
         support = calibration.fit_support([e for e in examples if e])
         calibration.save(calibration.fitted() | {"ranking": ranking} | support)
-        results = evaluation.run_gold(loaded, model, cases, threshold, per_policy)  # supports with the fitted weight
+        results = evaluation.run_gold(loaded, model, cases, threshold, per_policy)  # supports with the fitted weights
         fitted = evaluation.fit_threshold(results)
         figures["calibration"] = {
             "ranking": ranking,

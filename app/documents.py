@@ -136,19 +136,21 @@ _OFFICER = re.compile(r"(?i:manager|officer)[^.:]{0,40}?\bName\s*:\s*([A-Z][\w.'
 
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _ORDINAL = "(?:st|nd|rd|th)?"  # "December 1st, 2014"
+_DATE = (rf"\d{{4}}-\d{{2}}-\d{{2}}|\d{{4}}\.\s?\d{{1,2}}\.\s?\d{{1,2}}|(?:{_MONTHS})\s+\d{{1,2}}{_ORDINAL},?\s+\d{{4}}"
+         rf"|\d{{1,2}}{_ORDINAL}\s+(?:{_MONTHS}),?\s+\d{{4}}|(?:{_MONTHS}),?\s+\d{{4}}")
 _STATED = re.compile(
     r"(?:effective|last\s+(?:updated|modified|revised|amended)|date\s+of\s+enforcement|enforcement\s+date)"
-    r"(?:\s+(?:date|as\s+of|on|from))?[\s*_:|,-]{0,6}"
-    rf"(?P<date>\d{{4}}-\d{{2}}-\d{{2}}|\d{{4}}\.\s?\d{{1,2}}\.\s?\d{{1,2}}|(?:{_MONTHS})\s+\d{{1,2}}{_ORDINAL},?\s+\d{{4}}"
-    rf"|\d{{1,2}}{_ORDINAL}\s+(?:{_MONTHS}),?\s+\d{{4}}|(?:{_MONTHS}),?\s+\d{{4}})",
+    rf"(?:\s+(?:date|as\s+of|on|from))?[\s*_:|,-]{{0,6}}(?P<date>{_DATE})",
     re.I,
 )
+_BARE_DATE = re.compile(rf"^[\s*_]*(?:{_DATE})[\s*_]*$", re.I)  # "January 1, 2020" alone under a title
 _DATE_FORMATS = ("%Y-%m-%d", "%Y.%m.%d", "%B %d %Y", "%d %B %Y", "%B %Y")  # "March 2024": from March 1
 
 
 def is_date_line(text: str) -> bool:
-    """A short line that dates the policy ("Last updated: March 3, 2024"): the answer to "when did it change?"."""
-    return len(text) <= 80 and bool(_STATED.search(text))
+    """A short line that dates the policy ("Last updated: March 3, 2024", or a date alone): the answer to "when did
+    it change?"."""
+    return len(text) <= 80 and bool(_STATED.search(text) or _BARE_DATE.match(text))
 
 
 def stated_date(source: str) -> str | None:
@@ -220,13 +222,17 @@ def _company_name(pid: str, text: str) -> str:
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _ITEM = re.compile(r"^(\s*)(?:[*+•●○◦▪■□◆◇–—]|-(?=[A-Z])|-|\(?\d{1,2}[.)]|\(?[a-z]\)|[ivx]{1,4}\))\s+(?=\S)")
 _OUTLINE_HEADING = {"●": 2, "■": 2, "◆": 2, "○": 3, "□": 3, "◇": 3}
-_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*\)")
+# a link's target: "(https://…)", with spaces inside the parentheses or a "title" after the address
+LINK_TARGET = r"\(\s*(?:[^()\s]|\([^()]*\))*(?:\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)"
+_LINK = re.compile(r"!?\[([^\]]*)\]" + LINK_TARGET)
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
 # "[Data retention](#data-retention)" alone on a list item: an entry of the policy's own table of contents
 _CONTENTS_ENTRY = re.compile(r"^\s*\[[^\]]*\]\(#[^()\s]*\)\s*$")
-_EMPHASIS = re.compile(r"\*{2,}|(?<!\w)_{2,}|_{2,}(?!\w)")
-# *italic* and _italic_ (not an escaped \*, not snake_case or a `_cookie_` name inside a word)
-_ITALICS = [re.compile(rf"(?<![\w{m}\\]){m}(?=\S)([^{m}\n]+?)(?<=[^\s\\]){m}(?![\w{m}])") for m in (r"\*", "_")]
+# bold marks; not the underscores that open a `__Host-session` cookie name in code
+_EMPHASIS = re.compile(r"\*{2,}|(?<![\w`])_{2,}|_{2,}(?![\w`])")
+# *italic* and _italic_ (not an escaped \*, not snake_case or a `_cookie_` name inside a word or code)
+_ITALICS = [re.compile(rf"(?<![\w{m}\\`]){m}(?=\S)([^{m}\n]+?)(?<=[^\s\\]){m}(?![\w{m}`])") for m in (r"\*", "_")]
+_CODE = re.compile(r"`([^`\n]+)`")  # `code` marks go, the name inside stays as written
 _ENTITY = re.compile(r"&nbsp;|&amp;")
 # Markdown's other markup: inline HTML (an <a id> anchor, <br>, <details>, a comment; its text stays), reference
 # links ("[text][ref]": the text stays) and their definitions ("[ref]: https://..."), footnote marks ("[^1]"),
@@ -272,7 +278,8 @@ def _markdown_blocks(source: str) -> list[Block]:
     paragraph: list[MappedText] = []
 
     def flush() -> None:
-        if len(paragraph) == 1 and not paragraph[0].text.lstrip().startswith("*") and _is_label(_clean_inline(paragraph[0]).text):
+        if (len(paragraph) == 1 and not paragraph[0].text.lstrip().startswith("*")
+                and _is_label(text := _clean_inline(paragraph[0]).text) and not is_date_line(text)):
             blocks.append(Block("heading", 2, _clean_inline(paragraph[0])))
         elif paragraph:
             blocks.extend(_bold_split(MappedText.join(paragraph, " ")))
@@ -341,8 +348,8 @@ def _markdown_blocks(source: str) -> list[Block]:
                 blocks.append(Block("heading", _OUTLINE_HEADING[marker], body))
             elif body.text:
                 depth = len(item[1].expandtabs(4)) // 2
-                # a list's own numbering or dash is the policy's text; only Markdown's * and + are markup
-                start = item.end() if marker in "*+" else item.start() + len(item[1])
+                # a list's own numbering or dash is the policy's text; only Markdown's bullets (*, +, -) are markup
+                start = item.end() if marker in ("*", "+", "-") else item.start() + len(item[1])
                 blocks.extend(Block("item", depth, b.text) if b.kind == "text" else b for b in _bold_split(line[start:]))
             continue
         if line.text.strip():
@@ -366,7 +373,7 @@ def _clean_inline(text: MappedText) -> MappedText:
     text = text.sub(MARKUP_BRACES).sub(_HTML_INLINE, repl=" ").sub(_LINK, keep=1).sub(_REFERENCE, keep=1).sub(_FOOTNOTE_REF)
     for italic in _ITALICS:
         text = text.sub(italic, keep=1)
-    text = text.sub(_ESCAPE, keep=1).sub(_EMPHASIS).sub(_ENTITY, repl=" ")
+    text = text.sub(_ESCAPE, keep=1).sub(_EMPHASIS).sub(_CODE, keep=1).sub(_ENTITY, repl=" ")
     if "|" in text.text:
         text = text.sub(_PIPES, repl=" ")
     return text.squeeze()
@@ -426,7 +433,7 @@ def _is_label(text: str) -> bool:
     the next ('... for compliance with a legal obligation; or')."""
     words = text.split()
     return (1 <= len(words) <= 16 and len(text) <= 140 and ":" not in text and not text[:1].islower()
-            and not re.search(r"[.;,!]$|\b(?:and|or|nor|but|of|to|the|a|an)$", text, re.I))
+            and not re.search(r"[.;,!][\"'”’)\]]*$|\b(?:and|or|nor|but|of|to|the|a|an)$", text, re.I))
 
 
 # ---------------------------------------------------------------- HTML
@@ -580,18 +587,22 @@ def _drop_chrome(blocks: list[Block]) -> list[Block]:
     """Drop site chrome: known navigation phrases anywhere, and non-prose scraps before the first
     and after the last sentence of the policy (breadcrumbs, shipping pickers, 'GO', 'close'). A line
     that dates the policy ("Last updated: June 1, 2021") is the policy's own, wherever it stands: it
-    answers "when did this policy last change?"."""
+    answers "when did this policy last change?". So are its contact details ("Email: privacy@acme.com", however
+    short: the policy ends at its last sentence or e-mail address) and the rest of a list its last sentence is in."""
     prose = [i for i, b in enumerate(blocks) if _is_prose(b)]
     if not prose:
         return [b for b in blocks if not _CHROME.search(b.text.text)]
-    first, last = prose[0], prose[-1]
+    first = prose[0]
+    last = max(prose[-1], max((i for i, b in enumerate(blocks) if _EMAIL.search(b.text.text)), default=0))
+    while last + 1 < len(blocks) and blocks[last].kind == blocks[last + 1].kind == "item":
+        last += 1
     kept = []
     for i, block in enumerate(blocks):
         if _CHROME.search(block.text.text) and len(block.text.text) < 80:
             continue
         outside = i < first or i > last
         title = block.kind == "heading" and i < first and block.level == 1
-        if outside and not title and not _STATED.search(block.text.text):
+        if outside and not title and not is_date_line(block.text.text):
             continue
         kept.append(block)
     return kept

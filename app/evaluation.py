@@ -27,8 +27,9 @@ from .records import Answer
 
 READ_CHARS = 400  # a citation is read for at most this many characters
 CANDIDATES = 50  # recall is measured over this many retrieved clauses (and as many baseline windows)
-# HTML tags and comments, Markdown link targets (inline and by reference), footnote marks, and marks
-_MARKUP = re.compile(r"<!--.*?-->|<[^<>]*>|\]\((?:[^()\s]|\([^()]*\))*\)|\]\[[^\]]*\]|\[\^[^\]\s]+\]:?|[\s*_#|\\\[\]>]")
+# HTML tags and comments, Markdown link targets (inline and by reference), footnote marks, list dashes, and marks
+_MARKUP = re.compile(r"<!--.*?-->|<[^<>]*>|\]" + documents.LINK_TARGET + r"|\]\[[^\]]*\]|\[\^[^\]\s]+\]:?|(?m:^[ \t]*-[ \t]+)"
+                     r"|[\s*_#|\\\[\]>`]")
 
 
 def verbatim(quote: str, source: str) -> bool:

@@ -159,7 +159,7 @@ def test_each_row_of_a_markdown_table_is_a_block_of_its_own_under_the_tables_hea
         "\nThe expiration dates apply on a rolling basis.\n\n### Your choices\n\n"
         "You can turn off cookies that are not essential in your browser's settings at any time.\n")
     rows = [b.text.text for b in blocks if b.kind == "item"]
-    assert rows == ["Acme `session` Keeps you signed in. Session", "Acme `theme` Remembers your colour theme. One year"]
+    assert rows == ["Acme session Keeps you signed in. Session", "Acme theme Remembers your colour theme. One year"]
     assert [b.text.text for b in blocks if b.kind == "heading"] == ["Cookies", "Cookies we set", "Your choices"]
     section = {c.text: c.section for c in clauses.split(policy, blocks)}
     of = lambda words: next(s for text, s in section.items() if words in text)  # noqa: E731
@@ -262,7 +262,7 @@ def test_front_matter_is_metadata_and_its_title_is_the_documents(tmp_path):
         "  - /privacy\n---\n\n# Privacy statement\n\n*Last updated: April 20, 2023*\n\n"
         "We collect the _name and email address_ you give us when you sign up, and *nothing* more but a `_device_id`.\n")
     assert texts == ["Acme Privacy Statement", "Privacy statement", "Last updated: April 20, 2023",
-                     "We collect the name and email address you give us when you sign up, and nothing more but a `_device_id`."]
+                     "We collect the name and email address you give us when you sign up, and nothing more but a _device_id."]
     assert [(c.section, c.text[:12]) for c in clauses.split(policy, blocks)] == [
         ("Privacy statement", "Last updated"), ("Privacy statement", "We collect t")]
     assert "description" not in policy.text and "redirect_from" not in policy.text
@@ -321,3 +321,68 @@ def test_an_html_table_of_contents_is_dropped_and_other_links_kept(tmp_path):
     texts = [b.text.text for b in documents.load(path)[1]]
     assert texts.count("What we collect") == texts.count("Data retention") == 1
     assert "Our receipts" in texts and "Your receipts are kept too." in texts
+
+
+def test_dash_bullets_are_markup_and_a_bold_label_item_heads_its_list(tmp_path):
+    """Markdown's "- " opens a list item as "* " does: neither is the policy's text, and "- **Choice**" labels the
+    items under it. A numbering ("1.") or a typographic dash ("– Records") is the policy's own."""
+    policy, blocks, texts = load_written(tmp_path / "acme.md",
+        "# Acme Privacy Policy\n\nAcme follows these principles whenever it handles your personal information:\n\n"
+        "- **Choice**\n  - We let you choose whether your information is shared with third parties.\n"
+        "- **Security**\n  - We protect your personal information with reasonable measures.\n\n"
+        "1. We keep records of payment for five years.\n\n– Records of complaints: three years\n")
+    assert "We let you choose whether your information is shared with third parties." in texts
+    assert not any(text.startswith("- ") for text in texts)
+    assert [b.text.text for b in blocks if b.kind == "heading"] == ["Acme Privacy Policy", "Choice", "Security"]
+    assert "1. We keep records of payment for five years." in texts and "– Records of complaints: three years" in texts
+
+
+def test_code_spans_keep_cookie_names_exactly_and_links_with_spaces_keep_their_text(tmp_path):
+    _, _, texts = load_written(tmp_path / "acme.md",
+        "# Acme Cookies\n\nThese cookies keep you signed in and let us measure how our pages are used:\n\n"
+        "| Cookie | Purpose |\n|---|---|\n| `__Host-user_session_same_site` | Checks that a request comes from Acme. |\n"
+        "| `_ga` | Used by **Google Analytics** to tell visitors apart. |\n\n"
+        "You may opt out of Google Analytics [here]( https://tools.google.com/dlpage/gaoptout) or with our "
+        "[settings page](https://acme.example/settings \"Settings\") at any time you like.\n")
+    assert "__Host-user_session_same_site Checks that a request comes from Acme." in texts
+    assert "_ga Used by Google Analytics to tell visitors apart." in texts
+    assert ("You may opt out of Google Analytics here or with our settings page at any time you like.") in texts
+
+
+def test_a_sentence_ending_inside_quotes_heads_no_section_and_a_date_line_is_no_heading(tmp_path):
+    from app import clauses
+
+    policy, blocks, texts = load_written(tmp_path / "acme.md",
+        "# Acme Privacy Policy\n\nJanuary 1, 2020\n\nEffective November 30, 2018\n\n"
+        "This policy explains how Acme receives information about you and what it does with that information.\n\n"
+        "## What do we mean by \"personal information?\"\n\n"
+        "For us, personal information means information that identifies you, like your name or email address.\n\n"
+        "Any information that falls outside of this is \"non-personal information.\"\n\n"
+        "If we store your personal information with information that is non-personal, we treat both as personal.\n")
+    assert [b.text.text for b in blocks if b.kind == "heading"] == [
+        "Acme Privacy Policy", "What do we mean by \"personal information?\""]
+    assert "January 1, 2020" in texts and "Effective November 30, 2018" in texts
+    assert {c.section for c in clauses.split(policy, blocks) if "non-personal" in c.text} == {
+        "What do we mean by \"personal information?\""}
+
+
+def test_the_policy_runs_to_its_contact_address_and_the_end_of_its_last_list(tmp_path):
+    """Scraps after the last sentence are chrome; the policy's own contact lines and the rest of the list its last
+    sentence stands in are not, however short."""
+    policy, blocks, texts = load_written(tmp_path / "acme.md",
+        "# Acme Privacy Policy\n\nWe may set these cookies when you visit one of the following pages of our site:\n\n"
+        "- acme.example/home (if you are logged out of your account when you visit it)\n- acme.example/pricing\n"
+        "- acme.example/blog\n\n## Contact us\n\nAcme Inc.\n123 Main Street\n\nEmail: privacy@acme.example\n\nBack to top\n")
+    assert texts[-5:] == ["acme.example/pricing", "acme.example/blog", "Contact us", "Acme Inc. 123 Main Street",
+                          "Email: privacy@acme.example"]
+    assert policy.contact == ["privacy@acme.example"]
+
+
+def test_legal_citations_do_not_end_sentences():
+    from app import clauses
+
+    text = ("California residents may ask under Cal. Civ. Code § 1798.83 about disclosures. "
+            "Records are kept as 20 U.S.C. Sec. 1232g requires. We comply with Art. 6 of the GDPR.")
+    assert [text[a:b] for a, b in clauses.sentence_spans(text, 0, len(text))] == [
+        "California residents may ask under Cal. Civ. Code § 1798.83 about disclosures.",
+        "Records are kept as 20 U.S.C. Sec. 1232g requires.", "We comply with Art. 6 of the GDPR."]
