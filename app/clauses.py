@@ -78,7 +78,9 @@ def _belongs(blocks: list[Block], group: list[int], block: Block) -> bool:
     if _is_label(last.text.text):
         return True  # "– Method of destruction" takes its explanation
     if block.kind == "item":
-        lead_in = first.text.text.rstrip().endswith(":")
+        # "...the following purposes:", or a paragraph whose sentence the list finishes ("...the CCPA, including by")
+        opening = first.text.text.rstrip()
+        lead_in = opening.endswith(":") or first.kind == "text" and not _is_label(opening) and bool(re.search(r"[a-z,]$", opening))
         deeper = last.kind == "item" and block.level > first.level
         return lead_in or deeper
     return False

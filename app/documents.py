@@ -249,7 +249,8 @@ _SETEXT = re.compile(r"^\s{0,3}(=+|-{2,})\s*$")
 _HTML_TABLE = re.compile(r"^\s{0,3}<table\b", re.I)
 _DEFINITION = re.compile(r"^\s{0,3}:[ \t]+(?=\S)")  # kramdown's definition list: "Term" then ": what it means"
 _DEBRIS = re.compile(r"^[\s|:\-=_*#>Â\u00a0]*$")
-_PIPES = re.compile(r"\s*\|\s*")
+_PIPES = re.compile(r"(?:\s*\|)+\s*")
+_OUTER_PIPES = re.compile(r"^\s*\|\s*|\s*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*$")  # under a pipe table's header
 # kramdown and pandoc attribute lists ("{: #sharing }", "{#id .class}", "{:.note}"), kramdown extensions
 # ("{::options /}") and Jekyll's Liquid tags: markup, never the policy's words. A plain "{name}" stays.
@@ -308,7 +309,7 @@ def _markdown_blocks(source: str) -> list[Block]:
         if in_table and "|" in line.text and line.text.strip():
             # a row of a Markdown table (a cookie, a data category): one block each, not one run of every row
             flush()
-            blocks.append(Block("item", 0, _clean_inline(line)))
+            blocks.append(Block("item", 0, _clean_inline(line, cells=" | ")))
             continue
         in_table = bool(_TABLE_RULE.match(line.text)) and len(paragraph) == 1 and "|" in paragraph[0].text
         if in_table:
@@ -367,15 +368,16 @@ def _fix_mojibake(text: str) -> str:
     return ftfy.fix_text(text, _FTFY)
 
 
-def _clean_inline(text: MappedText) -> MappedText:
-    """Markdown inline markup and mojibake out; the words, with their offsets, stay."""
+def _clean_inline(text: MappedText, cells: str = " ") -> MappedText:
+    """Markdown inline markup and mojibake out; the words, with their offsets, stay. Pipes become `cells`: a space
+    for stray table debris, " | " between the cells of a table row, so a quoted row still tells them apart."""
     text = text.fixed(_fix_mojibake)
     text = text.sub(MARKUP_BRACES).sub(_HTML_INLINE, repl=" ").sub(_LINK, keep=1).sub(_REFERENCE, keep=1).sub(_FOOTNOTE_REF)
     for italic in _ITALICS:
         text = text.sub(italic, keep=1)
     text = text.sub(_ESCAPE, keep=1).sub(_EMPHASIS).sub(_CODE, keep=1).sub(_ENTITY, repl=" ")
     if "|" in text.text:
-        text = text.sub(_PIPES, repl=" ")
+        text = text.sub(_OUTER_PIPES).sub(_PIPES, repl=cells)
     return text.squeeze()
 
 
@@ -394,7 +396,7 @@ def _bold_split(text: MappedText) -> list[Block]:
         if not _clean_inline(rest).text.strip(" :"):
             if not bold.text:
                 return []
-            return [Block("heading" if _is_label(bold.text.rstrip("?")) else "text", 3 if _is_label(bold.text.rstrip("?")) else 0, bold)]
+            return [Block("heading", 3, bold) if _is_label(bold.text) else Block("text", 0, bold)]
         question = bold.text.rfind("?")
         if question >= 0:
             # "**How does X use my data?** **Internal Use:** We use ..." -> heading, then the labelled text
@@ -433,7 +435,8 @@ def _is_label(text: str) -> bool:
     the next ('... for compliance with a legal obligation; or')."""
     words = text.split()
     return (1 <= len(words) <= 16 and len(text) <= 140 and ":" not in text and not text[:1].islower()
-            and not re.search(r"[.;,!][\"'”’)\]]*$|\b(?:and|or|nor|but|of|to|the|a|an)$", text, re.I))
+            and not re.search(r"[.;,!][\"'”’)\]]*$|\b(?:and|or|nor|but|of|to|the|a|an|by|for|with|from|as|like|including)$",
+                              text, re.I))
 
 
 # ---------------------------------------------------------------- HTML

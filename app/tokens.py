@@ -44,8 +44,9 @@ def _split_word(word: str) -> str:
 
 
 def search_text(text: str) -> str:
-    """The text as search should read it: glued words split where the dictionary is sure."""
-    return _WORD.sub(lambda m: _split_word(m.group()), text)
+    """The text as search should read it: glued words split where the dictionary is sure, and a table row's cell
+    marks (" | ", which quotes keep) out of the way."""
+    return _WORD.sub(lambda m: _split_word(m.group()), text.replace(" | ", " "))
 
 
 _stemmer = Stemmer.Stemmer("english")

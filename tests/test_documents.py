@@ -148,7 +148,8 @@ def test_kramdown_attribute_lists_and_liquid_tags_stay_out_of_titles_sections_an
 
 
 def test_each_row_of_a_markdown_table_is_a_block_of_its_own_under_the_tables_heading(tmp_path):
-    """The header row names the columns: it is no heading, so the rows and the sections after them keep theirs."""
+    """The header row names the columns: it is no heading, so the rows and the sections after them keep theirs. A
+    row keeps one "|" between its cells, so its quote still tells them apart."""
     from app import clauses
 
     policy, blocks, texts = load_written(tmp_path / "cookies.md",
@@ -159,7 +160,7 @@ def test_each_row_of_a_markdown_table_is_a_block_of_its_own_under_the_tables_hea
         "\nThe expiration dates apply on a rolling basis.\n\n### Your choices\n\n"
         "You can turn off cookies that are not essential in your browser's settings at any time.\n")
     rows = [b.text.text for b in blocks if b.kind == "item"]
-    assert rows == ["Acme session Keeps you signed in. Session", "Acme theme Remembers your colour theme. One year"]
+    assert rows == ["Acme | session | Keeps you signed in. | Session", "Acme | theme | Remembers your colour theme. | One year"]
     assert [b.text.text for b in blocks if b.kind == "heading"] == ["Cookies", "Cookies we set", "Your choices"]
     section = {c.text: c.section for c in clauses.split(policy, blocks)}
     of = lambda words: next(s for text, s in section.items() if words in text)  # noqa: E731
@@ -344,8 +345,8 @@ def test_code_spans_keep_cookie_names_exactly_and_links_with_spaces_keep_their_t
         "| `_ga` | Used by **Google Analytics** to tell visitors apart. |\n\n"
         "You may opt out of Google Analytics [here]( https://tools.google.com/dlpage/gaoptout) or with our "
         "[settings page](https://acme.example/settings \"Settings\") at any time you like.\n")
-    assert "__Host-user_session_same_site Checks that a request comes from Acme." in texts
-    assert "_ga Used by Google Analytics to tell visitors apart." in texts
+    assert "__Host-user_session_same_site | Checks that a request comes from Acme." in texts
+    assert "_ga | Used by Google Analytics to tell visitors apart." in texts
     assert ("You may opt out of Google Analytics here or with our settings page at any time you like.") in texts
 
 
@@ -386,3 +387,17 @@ def test_legal_citations_do_not_end_sentences():
     assert [text[a:b] for a, b in clauses.sentence_spans(text, 0, len(text))] == [
         "California residents may ask under Cal. Civ. Code § 1798.83 about disclosures.",
         "Records are kept as 20 U.S.C. Sec. 1232g requires.", "We comply with Art. 6 of the GDPR."]
+
+
+def test_a_list_that_finishes_its_lead_ins_sentence_stays_with_it(tmp_path):
+    from app import clauses
+
+    policy, blocks, _ = load_written(tmp_path / "acme.md",
+        "# Acme Privacy Policy\n\nThis policy explains how Acme collects, uses and shares your personal information.\n\n"
+        "## Non-discrimination\n\n"
+        "The law prohibits businesses from discriminating against you for exercising your rights, including by\n\n"
+        "- denying goods or services\n- charging different prices or rates for goods or services\n\n"
+        "## Cookies\n\nAcme sets a few cookies on your device when you visit our websites.\n")
+    found = clauses.split(policy, blocks)
+    assert [c.section for c in found] == ["", "Non-discrimination", "Cookies"]
+    assert "including by" in found[1].text and "charging different prices" in found[1].text
