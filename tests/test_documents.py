@@ -9,6 +9,7 @@ import pytest
 from app import documents
 from app.errors import PolicyQAError
 from app.evaluation import verbatim
+from app.tokens import search_text
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -161,6 +162,7 @@ def test_each_row_of_a_markdown_table_is_a_block_of_its_own_under_the_tables_hea
         "You can turn off cookies that are not essential in your browser's settings at any time.\n")
     rows = [b.text.text for b in blocks if b.kind == "item"]
     assert rows == ["Acme | session | Keeps you signed in. | Session", "Acme | theme | Remembers your colour theme. | One year"]
+    assert search_text(rows[0]) == "Acme session Keeps you signed in. Session"  # search reads the words, not the marks
     assert [b.text.text for b in blocks if b.kind == "heading"] == ["Cookies", "Cookies we set", "Your choices"]
     section = {c.text: c.section for c in clauses.split(policy, blocks)}
     of = lambda words: next(s for text, s in section.items() if words in text)  # noqa: E731
