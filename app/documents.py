@@ -604,8 +604,8 @@ def _drop_chrome(blocks: list[Block]) -> list[Block]:
         if _CHROME.search(block.text.text) and len(block.text.text) < 80:
             continue
         outside = i < first or i > last
-        title = block.kind == "heading" and i < first and block.level == 1
-        if outside and not title and not is_date_line(block.text.text):
+        heading = block.kind == "heading" and i < first and (block.level == 1 or i == first - 1 and _opens(blocks[:i], block))
+        if outside and not heading and not is_date_line(block.text.text):
             continue
         kept.append(block)
     return kept
@@ -619,6 +619,23 @@ _TITLE_WORDS = {"of", "to", "and", "for", "in", "on", "with", "by", "the", "a", 
 _SENTENCE_STARTS = {"The", "We", "Our", "You", "Your", "If", "When", "This", "These", "Users", "Any", "All", "Each",
                     "Personal", "In", "Customer", "Company"}
 _LONG = 300
+
+
+_DOCUMENT_WORDS = {"privacy", "policy", "statement", "notice"}
+
+
+def _opens(before: list[Block], heading: Block) -> bool:
+    """Is `heading`, right above the policy's first sentence, the first section's own ("GitHub's Notice to California
+    Residents")? Only under nothing but titles and date lines (a page's navigation headings stand among other scraps),
+    and not a restatement of the title ("Privacy Policy" under "Clozette Privacy Policy")."""
+    if not all(b.kind == "heading" or is_date_line(b.text.text) for b in before):
+        return False
+    named = {w for b in before if b.kind == "heading" for w in _words(b.text.text)} | _DOCUMENT_WORDS
+    return not _words(heading.text.text) <= named
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.lower()))
 
 
 def _inline_structure(blocks: list[Block]) -> list[Block]:

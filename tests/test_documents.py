@@ -403,3 +403,25 @@ def test_a_list_that_finishes_its_lead_ins_sentence_stays_with_it(tmp_path):
     found = clauses.split(policy, blocks)
     assert [c.section for c in found] == ["", "Non-discrimination", "Cookies"]
     assert "including by" in found[1].text and "charging different prices" in found[1].text
+
+
+@pytest.mark.parametrize("opening, section", [
+    ("### Acme's Notice to California Residents", "Acme's Notice to California Residents"),
+    ("## Privacy Policy", ""),  # the title again, not a section
+])
+def test_the_heading_right_above_the_first_sentence_is_its_section_unless_it_restates_the_title(tmp_path, opening, section):
+    from app import clauses
+
+    policy, blocks, _ = load_written(tmp_path / "acme.md",
+        f"# Acme Privacy Policy\n\nEffective January 1, 2020\n\n{opening}\n\n"
+        "The California Consumer Privacy Act gives California residents rights over their personal information.\n")
+    assert [c.section for c in clauses.split(policy, blocks)] == ["", section]
+
+
+def test_headings_among_a_pages_navigation_scraps_are_not_sections(tmp_path):
+    from app import clauses
+
+    policy, blocks, _ = load_written(tmp_path / "acme.md",
+        "## Skip to content\n\n- 1. ABOUT\n- 2. Greeting\n\n## Greeting\n\n"
+        "We value the personal information of our members and do our best to protect it at all times.\n")
+    assert [c.section for c in clauses.split(policy, blocks)] == [""]
