@@ -279,9 +279,9 @@ def _markdown_blocks(source: str) -> list[Block]:
     paragraph: list[MappedText] = []
 
     def flush() -> None:
-        if (len(paragraph) == 1 and not paragraph[0].text.lstrip().startswith("*")
-                and _is_label(text := _clean_inline(paragraph[0]).text) and not is_date_line(text)):
-            blocks.append(Block("heading", 2, _clean_inline(paragraph[0])))
+        line = _clean_inline(paragraph[0]) if len(paragraph) == 1 else None
+        if line and not paragraph[0].text.lstrip().startswith("*") and _is_label(line.text) and not is_date_line(line.text):
+            blocks.append(Block("heading", 2, line))
         elif paragraph:
             blocks.extend(_bold_split(MappedText.join(paragraph, " ")))
         paragraph.clear()
@@ -611,16 +611,6 @@ def _drop_chrome(blocks: list[Block]) -> list[Block]:
     return kept
 
 
-# ---------------------------------------------------------------- structure inside long paragraphs
-
-_NUMBERED_HEADING = re.compile(r"(?<![\w-])(?:Article|ARTICLE|Section|SECTION|Chapter|CHAPTER)\s+(\d{1,3})\b[.:)]?\s*")
-_INLINE_ITEM = re.compile(r"(?:(?<=\s)|^)(?:\*|\d{1,2}\))\s+(?=\S)")
-_TITLE_WORDS = {"of", "to", "and", "for", "in", "on", "with", "by", "the", "a", "an", "under", "or", "from", "about"}
-_SENTENCE_STARTS = {"The", "We", "Our", "You", "Your", "If", "When", "This", "These", "Users", "Any", "All", "Each",
-                    "Personal", "In", "Customer", "Company"}
-_LONG = 300
-
-
 _DOCUMENT_WORDS = {"privacy", "policy", "statement", "notice"}
 
 
@@ -636,6 +626,16 @@ def _opens(before: list[Block], heading: Block) -> bool:
 
 def _words(text: str) -> set[str]:
     return set(re.findall(r"\w+", text.lower()))
+
+
+# ---------------------------------------------------------------- structure inside long paragraphs
+
+_NUMBERED_HEADING = re.compile(r"(?<![\w-])(?:Article|ARTICLE|Section|SECTION|Chapter|CHAPTER)\s+(\d{1,3})\b[.:)]?\s*")
+_INLINE_ITEM = re.compile(r"(?:(?<=\s)|^)(?:\*|\d{1,2}\))\s+(?=\S)")
+_TITLE_WORDS = {"of", "to", "and", "for", "in", "on", "with", "by", "the", "a", "an", "under", "or", "from", "about"}
+_SENTENCE_STARTS = {"The", "We", "Our", "You", "Your", "If", "When", "This", "These", "Users", "Any", "All", "Each",
+                    "Personal", "In", "Customer", "Company"}
+_LONG = 300
 
 
 def _inline_structure(blocks: list[Block]) -> list[Block]:
