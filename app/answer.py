@@ -127,14 +127,15 @@ def ask(index: Index, embedder: Embedder, question: str, policy: str | None = No
 def respond(index: Index, found: Assessment, top_k: int = 3, threshold: float | None = None) -> Answer:
     """Quote and cite what the assessment found, or decline when it is not sure enough."""
     threshold = calibration.fitted()["threshold"] if threshold is None else threshold
+    probability = calibration.probability(found.confidence)
     if found.confidence < threshold:
-        return decline(index, found.question, found.scope, found.as_of, calibration.probability(found.confidence))
+        return decline(index, found.question, found.scope, found.as_of, probability)
     chosen = [h for h in found.hits[:top_k] if h.support >= threshold - CITE_MARGIN] or found.hits[:1]
     citations = [cite(index.documents[h.clause.document], h.clause, excerpts.span(index, h.row, found.query, found.vector),
                       h.score) for h in chosen]
     return Answer(question=found.question, answered=True, answer=compose(index, citations, found.scope),
                   citations=citations, policy=found.scope, as_of=found.as_of,
-                  confidence=calibration.probability(found.confidence))
+                  confidence=probability)
 
 
 def decline(index: Index, question: str, scope: str | None, as_of: str | None = None,

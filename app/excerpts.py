@@ -46,14 +46,15 @@ class Model:
 def features(index: Index, row: int, query: str, vector: np.ndarray) -> np.ndarray | None:
     """FEATURES of each sentence of clause `row` for the question (`vector` as the model encoded it); None for a
     clause of one sentence, which is quoted whole."""
-    cosine = search.sentence_scores(index, row, vector)
-    if cosine is None:
+    stored = search.sentence_vectors(index, row)
+    if stored is None:
         return None
+    cosine = stored @ vector[0]
     clause = index.clauses[row]
     terms, title = search.question_terms(query), index.documents[clause.document].title
     match = np.array([search.coverage(terms, text, title) for text in clause.sentence_texts()])
-    stored = index.sentence_vectors.reconstruct_n(index.first_sentence[row], len(clause.sentences))
-    agreement = topics.model().probabilities(stored) @ topics.model().probabilities(vector)[0]
+    topic_model = topics.model()
+    agreement = topic_model.probabilities(stored) @ topic_model.probabilities(vector)[0]
     n = len(clause.sentences)
     place = np.arange(n)
     length = np.array([s.clean_end - s.clean_start for s in clause.sentences])
@@ -62,15 +63,10 @@ def features(index: Index, row: int, query: str, vector: np.ndarray) -> np.ndarr
 
 
 def span(index: Index, row: int, query: str, vector: np.ndarray) -> tuple[int, int]:
-    """The run of sentences [a, b) of clause `row` to quote for the question."""
-    found = features(index, row, query, vector)
-    if found is None:
-        return 0, 1
-    fitted = model()
-    clause = index.clauses[row]
-    if fitted is None:
-        return 0, _run_end(clause, 0)
-    return best_run(clause, fitted.probabilities(found))
+    """The run of sentences [a, b) of clause `row` to quote for the question: without a model, the opening run."""
+    clause, fitted = index.clauses[row], model()
+    found = features(index, row, query, vector) if fitted else None
+    return (0, _run_end(clause, 0)) if found is None else best_run(clause, fitted.probabilities(found))
 
 
 def best_run(clause: Clause, probabilities: np.ndarray) -> tuple[int, int]:

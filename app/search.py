@@ -205,12 +205,10 @@ def _candidate_sentences(index: Index, rows: list[int]) -> _Sentences:
     return _Sentences([i for i, _ in owned], index.sentence_vectors.reconstruct_batch(ids), starts)
 
 
-def sentence_scores(index: Index, row: int, vector: np.ndarray) -> np.ndarray | None:
-    """Cosine of each sentence of clause `row` with the query, from the stored vectors."""
+def sentence_vectors(index: Index, row: int) -> np.ndarray | None:
+    """The stored vectors of clause `row`'s sentences; None for a clause of one sentence (its own vector serves)."""
     sentences = _sentence_rows(index, row)
-    if not sentences:
-        return None
-    return index.sentence_vectors.reconstruct_n(sentences.start, len(sentences)) @ vector[0]
+    return index.sentence_vectors.reconstruct_n(sentences.start, len(sentences)) if sentences else None
 
 
 def _sentence_rows(index: Index, row: int) -> range:
