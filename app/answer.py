@@ -66,13 +66,6 @@ def query_text(question: str, history: list[Turn]) -> str:
     return question
 
 
-# Once a question is answered, a clause ranked in the top k is cited while its support is at most this far below the
-# threshold: the ranking weighs signals the support does not (BM25, sentence topics, section openings), so a close
-# second still counts. At 0 the gold set's hit@3 fell 0.974 -> 0.930 (first-ranked right clauses dropped); citing
-# the top k always added 28 quotes to the gold set's 317, none of them right, for PolicyQA span-hit@3 +0.0025.
-CITE_MARGIN = 0.1
-
-
 @dataclass
 class Assessment:
     """What retrieval found for a question, and how sure it is that the policy answers it."""
@@ -85,7 +78,13 @@ class Assessment:
     absent: float  # the probability that the question is about a topic its policy never covers (topics.uncovered)
     unmentioned: bool  # whether it asks about a concept of the vocabulary that its policy never names
     confidence: float  # the best support, plus `absent` and `unmentioned` by their fitted (negative) weights
+    probabilities: list[float]  # each hit's probability that it answers (calibration.probabilities), best first
     as_of: str | None = None  # the date whose policy versions answer; None: the latest
+
+    @property
+    def probability(self) -> float:
+        """The first hit's probability that it answers: what the decline threshold applies to (0 with no hits)."""
+        return self.probabilities[0] if self.probabilities else 0.0
 
 
 def read_question(index: Index, embedder: Embedder, question: str, policy: str | None = None,
@@ -107,10 +106,9 @@ def assess(index: Index, embedder: Embedder, question: str, policy: str | None =
     covered = index.manifest.get("topic_coverage", {}).get(documents[0]) if scope else None
     absent = topics.uncovered(topics.model().probabilities(vector)[0], covered) if covered else 0.0
     unmentioned = bool(scope and vocabulary.unmentioned(query, index.documents[documents[0]].text))
-    weights = calibration.fitted()["support"]
-    confidence = (max((h.support for h in hits), default=float("-inf"))
-                  + weights["absent"] * absent + weights["unmentioned"] * unmentioned)
-    return Assessment(question, scope, query, vector, hits, absent, unmentioned, confidence, as_of)
+    confidence = calibration.confidence(max((h.support for h in hits), default=float("-inf")), absent, unmentioned)
+    probabilities = calibration.probabilities(confidence, np.array([h.score for h in hits])).tolist()
+    return Assessment(question, scope, query, vector, hits, absent, unmentioned, confidence, probabilities, as_of)
 
 
 def ask(index: Index, embedder: Embedder, question: str, policy: str | None = None,
@@ -125,17 +123,18 @@ def ask(index: Index, embedder: Embedder, question: str, policy: str | None = No
 
 
 def respond(index: Index, found: Assessment, top_k: int = 3, threshold: float | None = None) -> Answer:
-    """Quote and cite what the assessment found, or decline when it is not sure enough."""
-    threshold = calibration.fitted()["threshold"] if threshold is None else threshold
-    probability = calibration.probability(found.confidence)
-    if found.confidence < threshold:
-        return decline(index, found.question, found.scope, found.as_of, probability)
-    chosen = [h for h in found.hits[:top_k] if h.support >= threshold - CITE_MARGIN] or found.hits[:1]
+    """Quote and cite what the assessment found, or decline when it is not sure enough: both read each hit's
+    probability that it answers, against the fitted thresholds (calibration.json's "threshold" and "cite")."""
+    fitted = calibration.fitted()
+    threshold = fitted["threshold"] if threshold is None else threshold
+    if found.probability < threshold:
+        return decline(index, found.question, found.scope, found.as_of, found.probability)
+    ranked = list(zip(found.hits[:top_k], found.probabilities))
+    chosen = ranked[:1] + [(h, p) for h, p in ranked[1:] if p >= fitted["cite"]]
     citations = [cite(index.documents[h.clause.document], h.clause, excerpts.span(index, h.row, found.query, found.vector),
-                      h.score) for h in chosen]
+                      h.score, p) for h, p in chosen]
     return Answer(question=found.question, answered=True, answer=compose(index, citations, found.scope),
-                  citations=citations, policy=found.scope, as_of=found.as_of,
-                  confidence=probability)
+                  citations=citations, policy=found.scope, as_of=found.as_of, confidence=found.probability)
 
 
 def decline(index: Index, question: str, scope: str | None, as_of: str | None = None,
@@ -165,10 +164,11 @@ def compose(index: Index, citations: list[Citation], scope: str | None) -> str:
     return "\n\n".join(lines)
 
 
-def cite(policy: Policy, clause: Clause, span: tuple[int, int], score: float) -> Citation:
+def cite(policy: Policy, clause: Clause, span: tuple[int, int], score: float, probability: float | None = None
+         ) -> Citation:
     """Quote sentences [a, b) of `clause` of the policy version `policy`, with offsets into its file."""
     first, last = clause.sentences[span[0]], clause.sentences[span[1] - 1]
     quote = "\n".join(line.strip() for line in policy.text[first.clean_start:last.clean_end].split("\n\n"))
     return Citation(policy=policy.id, title=policy.title, section=clause.section, quote=quote, start=first.start,
                     end=last.end, score=round(score, 4), clause=clause.number,
-                    url=policy.source_url, version=policy.version)
+                    url=policy.source_url, version=policy.version, probability=probability)

@@ -1,18 +1,20 @@
-"""The fitted numbers of ranking and decline, shipped with the package in app/data/calibration.json: the ranking's
-weights, the support's weights, and the threshold on the confidence. `policyqa eval --calibrate` fits all three."""
+"""The fitted numbers of ranking, citing and decline, shipped with the package in app/data/calibration.json: the
+ranking's weights, the support's weights, the probability that a clause answers, and the thresholds on that
+probability to cite a clause and to answer at all. `policyqa eval --calibrate` fits them all."""
 
 from __future__ import annotations
 
 import itertools
 import json
-import math
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 
+from .errors import PolicyQAError
 from .overrides import Override
 
 # The weights `fit_ranking` chooses among, one tuple per signal of search.RANK_SIGNALS (the cosine weighs 1).
@@ -38,8 +40,8 @@ _override: Override[dict] = Override(dict)
 
 
 def fitted() -> dict:
-    """The ranking weights, the support's weights, the threshold and the measured operating point behind them: the
-    shipped ones, or as `using` replaces some of them."""
+    """The ranking weights, the support's weights, the clause probability, the thresholds and the measured operating
+    point behind them: the shipped ones, or as `using` replaces some of them."""
     return shipped() | _override.current()
 
 
@@ -58,36 +60,105 @@ def save(values: dict) -> None:
 # What the support adds to the plain cosine, each by a fitted weight: per clause, the probability that the question is
 # about the clause's topic label and its word match (search.coverage); per question, the probability that it is about
 # a topic its policy never covers (topics.uncovered) and whether it asks about a concept its policy never names
-# (vocabulary.unmentioned). The confidence, which the decline threshold applies to, is the best clause's support
-# with the two question signals added.
+# (vocabulary.unmentioned). The confidence is the best clause's support with the two question signals added.
 SUPPORT_SIGNALS = ("topic", "coverage", "absent", "unmentioned")
 
 
-def fit_support(examples: list[tuple[list[float], bool, str]]) -> dict:
-    """The support's weights and the probability map, from (the plain cosine and SUPPORT_SIGNALS of its
-    first-ranked clause, answerable, set) of each question. A logistic regression of answerable against
-    unanswerable questions, each (set, answerable) group weighing the same in all: each signal's weight is its
-    coefficient over the cosine's, and the confidence c maps to the probability 1 / (1 + exp(-(scale c + intercept)))
-    with scale the cosine's coefficient. The first-ranked clause does not depend on these weights, so the same
-    questions always give the same numbers."""
+@dataclass(frozen=True)
+class Asked:
+    """What the fits read of a question asked held out: each hit's plain cosine, topic and word match (best first
+    by the ranking), its ranking score and whether it answers; the question's two signals; its set."""
+
+    clauses: np.ndarray  # one row per hit: plain cosine, topic, coverage
+    scores: np.ndarray
+    right: np.ndarray  # bool per hit
+    absent: float
+    unmentioned: bool
+    answerable: bool
+    group: str
+
+    def confidence(self, weights: dict[str, float]) -> float:
+        """The confidence the support's `weights` give the question."""
+        best = max(support(*clause, weights) for clause in self.clauses.tolist())
+        return confidence(best, self.absent, self.unmentioned, weights)
+
+
+def support(plain: float, topic: float, coverage: float, weights: dict[str, float] | None = None) -> float:
+    """A clause's support: its plain cosine with the question, plus its topic agreement and word match by their
+    fitted weights."""
+    weights = weights or fitted()["support"]
+    return plain + weights["topic"] * topic + weights["coverage"] * coverage
+
+
+def confidence(best_support: float, absent: float, unmentioned: bool, weights: dict[str, float] | None = None) -> float:
+    """The best support with the question's signals added by their fitted (negative) weights."""
+    weights = weights or fitted()["support"]
+    return best_support + weights["absent"] * absent + weights["unmentioned"] * unmentioned
+
+
+def _balanced(asked: list[Asked]) -> np.ndarray:
+    """One weight per question: each (set, answerable) group weighs the same in all."""
+    groups = [(a.group, a.answerable) for a in asked]
+    sizes = {g: groups.count(g) for g in set(groups)}
+    return np.array([len(groups) / (len(sizes) * sizes[g]) for g in groups])
+
+
+def fit_support(asked: list[Asked]) -> dict:
+    """The support's weights, from each question's first-ranked clause: a logistic regression of answerable
+    against unanswerable questions on its plain cosine and SUPPORT_SIGNALS, each signal's weight its coefficient
+    over the cosine's. The first-ranked clause does not depend on these weights, so the same questions always give
+    the same numbers."""
     from sklearn.linear_model import LogisticRegression
 
-    groups = [(group, answerable) for _, answerable, group in examples]
-    sizes = {g: groups.count(g) for g in set(groups)}
-    model = LogisticRegression(max_iter=5000).fit(
-        np.array([features for features, _, _ in examples]), np.array([answerable for _, answerable, _ in examples]),
-        sample_weight=np.array([len(groups) / (len(sizes) * sizes[g]) for g in groups]))
+    features = np.array([[*a.clauses[0], a.absent, float(a.unmentioned)] for a in asked])
+    model = LogisticRegression(max_iter=5000).fit(features, np.array([a.answerable for a in asked]),
+                                                  sample_weight=_balanced(asked))
     cosine, *rest = model.coef_[0]
-    return {"support": {name: round(float(weight / cosine), 3) for name, weight in zip(SUPPORT_SIGNALS, rest)},
-            "probability": {"scale": round(float(cosine), 3), "intercept": round(float(model.intercept_[0]), 3)}}
+    return {"support": {name: round(float(weight / cosine), 3) for name, weight in zip(SUPPORT_SIGNALS, rest)}}
 
 
-def probability(confidence: float) -> float:
-    """The probability that the policy answers a question of this confidence, as `fit_support` fitted it: for
-    questions half of which the policy answers (the share of answerable questions a deployment sees moves it)."""
-    fitted_ = fitted()["probability"]
-    logit = fitted_["scale"] * confidence + fitted_["intercept"]
-    return round(1 / (1 + math.exp(-min(max(logit, -50.0), 50.0))), 3)  # no hits at all: confidence -inf, 0
+def fit_clauses(asked: list[Asked], weights: dict[str, float], customer_weight: float = 1.0) -> dict:
+    """The probability that a clause answers the question: a logistic regression, over every hit of every
+    question, of the question's confidence and how far the clause's ranking score falls below the first's. Each
+    question weighs as `_balanced` says, customer questions (the set "gold") `customer_weight` times more, shared
+    among its hits: the probability is meant for customers' questions, which name what they ask about more plainly
+    than PolicyQA's crowd workers did. The gap's weight is positive, so within a question the probability falls as
+    the ranking does: ranking by it is ranking by the score."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows = [np.column_stack([np.full(len(a.scores), a.confidence(weights)), a.scores - a.scores[0]]) for a in asked]
+    favoured = np.array([customer_weight if a.group == "gold" else 1.0 for a in asked])
+    shares = [np.full(len(a.scores), w / len(a.scores)) for a, w in zip(asked, _balanced(asked) * favoured)]
+    model = LogisticRegression(max_iter=5000).fit(np.vstack(rows), np.concatenate([a.right for a in asked]),
+                                                  sample_weight=np.concatenate(shares))
+    (scale, gap), intercept = model.coef_[0], model.intercept_[0]
+    if gap <= 0:
+        raise PolicyQAError("The fitted probability does not fall with the ranking; check the questions' answers.")
+    return {"clauses": {"confidence": round(float(scale), 3), "gap": round(float(gap), 3),
+                        "intercept": round(float(intercept), 3)}}
+
+
+def probabilities(confidence_: float, scores: np.ndarray) -> np.ndarray:
+    """Each hit's probability that it answers the question (`fit_clauses`), from the question's confidence and the
+    hits' ranking scores, best first."""
+    if not len(scores) or not np.isfinite(confidence_):
+        return np.zeros(len(scores))
+    fitted_ = fitted()["clauses"]
+    logit = fitted_["confidence"] * confidence_ + fitted_["gap"] * (scores - scores[0]) + fitted_["intercept"]
+    return np.round(1 / (1 + np.exp(-np.clip(logit, -50.0, 50.0))), 4)
+
+
+def fit_citing(asked: list[Asked], threshold: float) -> float:
+    """The lowest probability a hit needs to be cited: the most answers found first, then the fewest quotes. Among
+    the answered questions whose first hit does not answer, each needs its best answering hit at rank 2 or 3; the
+    threshold is the lowest probability any of them needs (0 when none does). Read with the support's weights and
+    the clause probability in use."""
+    needed = []
+    for a in asked:
+        p = probabilities(a.confidence(fitted()["support"]), a.scores)
+        if a.answerable and p[0] >= threshold and not a.right[0] and a.right[1:3].any():
+            needed.append(float(p[1:3][a.right[1:3]].max()))
+    return min(needed, default=0.0)
 
 
 def fit_ranking(questions: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]) -> dict[str, float]:

@@ -149,9 +149,11 @@ def _render(result) -> str:
     lines = [result.answer, ""]
     for n, c in enumerate(result.citations, 1):
         version = f" (version {c.version})" if c.version else ""
-        lines.append(f"[{n}] {c.title}{version} — {c.section or '(opening)'} — chars {c.start}-{c.end} — score {c.score:.2f}")
-    if result.confidence is not None:
-        lines.append(f"Confidence that the policy answers this: {result.confidence:.0%}")
+        answers = f" — answers it: {c.likelihood}" if c.likelihood else ""
+        lines.append(f"[{n}] {c.title}{version} — {c.section or '(opening)'} — chars {c.start}-{c.end} — "
+                     f"score {c.score:.2f}{answers}")
+    if result.confidence is not None and not result.answered:
+        lines.append(f"Confidence that the best clause found answers this: {result.confidence:.0%}")
     return "\n".join(lines).rstrip()
 
 
@@ -264,8 +266,9 @@ def _prepare_index(corpus: Path, index: Path) -> None:
               help="Work folder for the PolicyQA corpus and index [default: <index>/../.bench].")
 @click.option("--limit", type=int, default=None, help="Ask only this many PolicyQA questions (spread evenly).")
 @click.option("--skip-bench", is_flag=True, help="Only the gold set, in-sample (no held-out adapters or ranking weights).")
-@click.option("--calibrate", is_flag=True, help="Fit the ranking weights and the support's weights (gold "
-              "set and PolicyQA dev) and the decline threshold (gold set), and save them with the package.")
+@click.option("--calibrate", is_flag=True, help="Fit the ranking weights, the support's weights, the clause "
+              "probability and the citing threshold (gold set and PolicyQA dev) and the decline threshold (gold set), "
+              "and save them with the package.")
 @click.option("--from-feedback", is_flag=True, help="Evaluate on the thumbs-up answers and declines in the feedback database.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @_friendly
@@ -304,18 +307,19 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies
     figures: dict = {"gold": evaluation.gold_metrics(loaded, results), "held_out": per_policy is not None,
                      "threshold": threshold}
     if calibrate:
-        click.echo("Fitting the support's weights and the threshold...", err=True)
-        examples = [evaluation.decline_example(r.found, bool(r.case.anchor), "gold") for r in results]
+        click.echo("Fitting the support's weights, the clause probability and the thresholds...", err=True)
+        asked = evaluation.gold_asked(results)
         if with_bench:
-            examples += evaluation.policyqa_decline_examples(questions, model, folds, per_fold)
-        support = calibration.fit_support([e for e in examples if e])
-        calibration.save(calibration.fitted() | {"ranking": ranking} | support)
-        results = evaluation.run_gold(loaded, model, cases, threshold, per_policy)  # supports with the fitted weights
+            asked += evaluation.policyqa_asked(questions, model, folds, per_fold)
+        support = calibration.fit_support(asked)
+        calibration.save(calibration.fitted() | {"ranking": ranking} | support
+                         | calibration.fit_clauses(asked, support["support"], training.CUSTOMER_WEIGHT))
+        results = evaluation.run_gold(loaded, model, cases, threshold, per_policy)  # probabilities with the fitted weights
         fitted = evaluation.fit_threshold(results)
         figures["calibration"] = {
-            "ranking": ranking,
-            **support,
+            **{key: calibration.fitted()[key] for key in ("ranking", "support", "clauses")},
             "threshold": fitted,
+            "cite": calibration.fit_citing(asked, fitted),
             "cross_validated": evaluation.cross_validated(results),
             "curve": evaluation.decline_curve(results, evaluation.threshold_grid(results)),
         }
@@ -350,8 +354,10 @@ def _render_figures(figures: dict) -> str:
         cv = figures["calibration"]["cross_validated"]
         weights = ", ".join(f"{name} {value}" for name, value in figures["calibration"]["ranking"].items())
         support = ", ".join(f"{name} {value}" for name, value in figures["calibration"]["support"].items())
-        lines.append(f"Calibration: ranking weights {weights}; support weights {support}; threshold "
-                     f"{figures['calibration']['threshold']}; held-out (2-fold) decline precision "
+        clauses = ", ".join(f"{name} {value}" for name, value in figures["calibration"]["clauses"].items())
+        lines.append(f"Calibration: ranking weights {weights}; support weights {support}; clause probability {clauses}; "
+                     f"threshold {figures['calibration']['threshold']}; citing threshold {figures['calibration']['cite']}; "
+                     "held-out (2-fold) decline precision "
                      f"{cv['decline_precision']:.3f}, recall {cv['decline_recall']:.3f}, answered correctly {cv['answered_correct']:.3f}")
     if "gold_in_sample" in figures:
         i = figures["gold_in_sample"]

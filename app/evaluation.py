@@ -83,7 +83,7 @@ def feedback_cases(ratings: list[dict]) -> tuple[list[GoldCase], int]:
 @dataclass
 class CaseResult:
     case: GoldCase
-    top_score: float  # the answer's confidence: what the decline threshold is compared with
+    top_score: float  # the first hit's probability that it answers: what the decline threshold is compared with
     rank: int | None  # 1-based rank of the first retrieved clause holding the anchor
     answer: Answer
     found: answer.Assessment | None = None  # what retrieval found
@@ -117,7 +117,7 @@ def run_gold(index: store.Index, embedder: Embedder, cases: list[GoldCase], thre
         if case.anchor:
             rank = next((i for i, h in enumerate(found.hits, 1)
                          if holds(h.clause.policy, h.clause.start, h.clause.end, case)), None)
-        results.append(CaseResult(case, found.confidence, rank, result, found))
+        results.append(CaseResult(case, found.probability, rank, result, found))
     return results
 
 
@@ -131,6 +131,8 @@ def holds(policy: str, start: int, end: int, case: GoldCase) -> bool:
 def anchor_offset(case: GoldCase, corpus: Path | None = None) -> int | None:
     if case.at is not None:
         return case.at
+    if not case.anchor:
+        return None
     at = _source(case.expected_policy, corpus).find(case.anchor)
     return at if at >= 0 else None
 
@@ -189,13 +191,20 @@ def _share(part: int, whole: int) -> float:
 # ---------------------------------------------------------------- calibration
 
 
-def decline_example(found: answer.Assessment, answerable: bool, group: str) -> tuple[list[float], bool, str] | None:
-    """What `calibration.fit_support` reads of a question: its first clause's plain cosine and support signals,
-    whether it is answerable and the set it comes from."""
+def asked(found: answer.Assessment, right, answerable: bool, group: str) -> calibration.Asked | None:
+    """What the calibration fits read of a question (calibration.Asked): `right` says whether a clause answers it."""
     if not found.hits:
         return None
-    first = found.hits[0]
-    return [first.plain, first.topic, first.coverage, found.absent, float(found.unmentioned)], answerable, group
+    return calibration.Asked(np.array([[h.plain, h.topic, h.coverage] for h in found.hits]),
+                             np.array([h.score for h in found.hits]), np.array([right(h.clause) for h in found.hits]),
+                             found.absent, found.unmentioned, answerable, group)
+
+
+def gold_asked(results: list[CaseResult]) -> list[calibration.Asked]:
+    """`asked` of each gold question, as `run_gold` asked it."""
+    return [a for r in results
+            if (a := asked(r.found, lambda c, case=r.case: holds(c.policy, c.start, c.end, case), bool(r.case.anchor),
+                           "gold"))]
 
 
 def decline_curve(results: list[CaseResult], thresholds: list[float]) -> list[dict]:
@@ -215,7 +224,7 @@ def decline_curve(results: list[CaseResult], thresholds: list[float]) -> list[di
 
 
 def threshold_grid(results: list[CaseResult], points: int = 25) -> list[float]:
-    """Thresholds spread over the confidences the questions actually got."""
+    """Thresholds spread over the probabilities the questions actually got."""
     scores = [r.top_score for r in results if np.isfinite(r.top_score)]
     return [round(float(t), 3) for t in np.linspace(min(scores), max(scores), points)] if scores else []
 
@@ -350,18 +359,19 @@ def policyqa_folds(bench_file: Path, work_dir: Path, embedder: Embedder) -> tupl
     return questions, folds
 
 
-def policyqa_decline_examples(questions: list[BenchQuestion], embedder: Embedder, folds: list[Fold],
-                              fitted: list[HeldOut]) -> list[tuple[float, float, bool, str]]:
-    """`decline_example` of PolicyQA's answerable questions and the team's unanswerable ones over the same
-    policies, each asked with the topic model, adapter and ranking fitted without its policy."""
-    asked = [(q.policy, q.question, True) for q in questions] + [(c.policy, c.question, False) for c in _unanswerable()]
-    examples = []
+def policyqa_asked(questions: list[BenchQuestion], embedder: Embedder, folds: list[Fold], fitted: list[HeldOut]
+                   ) -> list[calibration.Asked]:
+    """`asked` of PolicyQA's answerable questions and the team's unanswerable ones over the same policies, each
+    asked with the topic model, adapter and ranking fitted without its policy."""
+    spans = [(q.policy, q.question, q.spans) for q in questions] + [(c.policy, c.question, ()) for c in _unanswerable()]
+    found = []
     for fold in held_out(folds, fitted):
-        for policy, question, answerable in asked:
+        for policy, question, answers in spans:
             if policy in fold.held:
-                found = answer.assess(fold.index, embedder, question, policy=policy)
-                examples.append(decline_example(found, answerable, "policyqa"))
-    return [e for e in examples if e]
+                found.append(asked(answer.assess(fold.index, embedder, question, policy=policy),
+                                   lambda c, answers=answers: overlaps(c.start, c.end, answers), bool(answers),
+                                   "policyqa"))
+    return [a for a in found if a]
 
 
 def held_out(folds: list[Fold], fitted: list[HeldOut]) -> Iterator[Fold]:
@@ -390,7 +400,7 @@ def run_bench(questions: list[BenchQuestion], work_dir: Path, embedder: Embedder
         started = time.monotonic()
         for q in (q for q in questions if q.policy in fold.held):
             found = answer.assess(fold.index, embedder, q.question, policy=q.policy)
-            declined += found.confidence < threshold
+            declined += found.probability < threshold
             every = answer.respond(fold.index, found, top_k=3, threshold=float("-inf"))
             shipped = answer.respond(fold.index, found, top_k=3, threshold=threshold)
             windows = baseline.cite(q.question, q.policy, CANDIDATES)  # exact search: its top 3 are the cited ones
@@ -410,7 +420,7 @@ def run_bench(questions: list[BenchQuestion], work_dir: Path, embedder: Embedder
         seconds += time.monotonic() - started
         for case in unanswerable:
             if case.policy in fold.held:
-                refused += answer.assess(fold.index, embedder, case.question, policy=case.policy).confidence < threshold
+                refused += answer.assess(fold.index, embedder, case.question, policy=case.policy).probability < threshold
     (span, seg), (every_span, every_seg), (base_span, base_seg) = _rates(answered), _rates(ours), _rates(base)
     ratio = lambda ours, theirs: round(ours / theirs, 3) if theirs else None  # noqa: E731
     return {

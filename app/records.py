@@ -100,9 +100,17 @@ class Citation:
     clause: int  # the clause's number within its policy version
     url: str | None = None
     version: str | None = None  # the policy version quoted (offsets are into its file); None when undated
+    probability: float | None = None  # the fitted probability that the clause answers; None: not retrieval's answer
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    @property
+    def likelihood(self) -> str:
+        """The probability that the clause answers as people read it ("92%", "<1%"); empty when there is none."""
+        if self.probability is None:
+            return ""
+        return f"{self.probability:.0%}" if self.probability >= 0.005 else "<1%"
 
 
 @dataclass
@@ -114,7 +122,7 @@ class Answer:
     policy: str | None = None  # the policy the question was scoped to, if any
     id: object = None
     as_of: str | None = None  # the date whose versions answered; None: the latest
-    confidence: float | None = None  # the fitted probability that the policy answers it; None: not retrieval's answer
+    confidence: float | None = None  # the first citation's probability (or, declined, the best clause's); None: not retrieval's answer
 
     def to_json(self) -> dict:
         data = {"question": self.question, "answered": self.answered, "answer": self.answer, "policy": self.policy,

@@ -32,7 +32,7 @@ class Hit:
     clause: Clause
     row: int
     score: float  # the ranking: relevance to the question, topic agreement weighed in
-    support: float  # evidence that the clause answers, comparable across questions: the decline threshold applies to it
+    support: float  # evidence that the clause answers, comparable across questions: the best one is the confidence's
     # (`plain`, plus each of SUPPORT_SIGNALS by its fitted weight)
     dense: float
     plain: float  # the cosine with the question as the model encoded it, not as the adapter moved it
@@ -61,13 +61,13 @@ def retrieve(index: Index, embedder: Embedder, query: str, policy: str | Sequenc
         return []
     fitted = calibration.fitted()
     scores, order = found.best(fitted["ranking"], k)
-    terms, topic, weights = question_terms(query), found.topic, fitted["support"]
+    terms, topic = question_terms(query), found.topic
     hits = []
     for i in order.tolist():
         clause = index.clauses[found.rows[i]]
         match = coverage(terms, clause.text, index.documents[clause.document].title)
-        support = found.plain[i] + weights["topic"] * topic[i] + weights["coverage"] * match
-        hits.append(Hit(clause, found.rows[i], float(scores[i]), float(support), float(found.dense[i]),
+        support = calibration.support(float(found.plain[i]), float(topic[i]), match, fitted["support"])
+        hits.append(Hit(clause, found.rows[i], float(scores[i]), support, float(found.dense[i]),
                         float(found.plain[i]), float(found.lexical[i]), float(topic[i]), match))
     return hits
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from app.answer import Turn
@@ -35,19 +36,24 @@ def test_unrelated_question_is_declined_with_the_policy_contact(engine):
     assert "info@clozette.co" in answer.answer
 
 
-def test_every_answer_carries_the_fitted_probability_that_its_policy_answers_it(engine):
-    """The confidence mapped by the logistic regression `policyqa eval --calibrate` fits: a declined question is
-    below the threshold's probability, an answered one above it, and a clear answer is near sure."""
+def test_every_citation_carries_the_fitted_probability_that_its_clause_answers(engine):
+    """The probability `policyqa eval --calibrate` fits (calibration.fit_clauses) falls with the ranking; the decline
+    reads the first clause's against the threshold, and a clause is cited while its own is above the citing
+    threshold. The answer's confidence is its first citation's."""
     from app import answer as answering, calibration
 
-    at_threshold = calibration.probability(calibration.fitted()["threshold"])
+    fitted = calibration.fitted()
     answered = engine.ask("how long do you keep my payment records?", policy="leje")
     declined = engine.ask("how much is shipping to canada?", policy="clozette")
-    assert answered.answered and not declined.answered
-    assert 0 <= declined.confidence < at_threshold <= answered.confidence <= 1 and answered.confidence > 0.9
+    assert answered.answered and not declined.answered and not declined.citations
+    assert 0 <= declined.confidence < fitted["threshold"] <= answered.confidence <= 1 and answered.confidence > 0.5
     found = answering.assess(engine.index, engine.embedder, "how long do you keep my payment records?", policy="leje")
-    assert answered.confidence == calibration.probability(found.confidence)
-    assert calibration.probability(float("-inf")) == 0.0
+    assert found.probabilities == sorted(found.probabilities, reverse=True) and found.probability == answered.confidence
+    assert [c.probability for c in answered.citations] == [p for p in found.probabilities[:3] if p >= fitted["cite"]]
+    assert answered.citations[0].probability == answered.confidence
+    with calibration.using(cite=1.0):
+        assert len(answering.respond(engine.index, found).citations) == 1  # the first is cited whatever its probability
+    assert calibration.probabilities(float("-inf"), np.array([1.0, 0.5])).tolist() == [0.0, 0.0]
 
 
 def test_follow_up_stays_on_the_conversation_policy(engine):

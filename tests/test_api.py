@@ -160,6 +160,7 @@ def test_ask_gives_the_cli_answer_object(client, engine):
     assert answer == engine.ask(QUESTION, "leje", top_k=3).to_json()
     assert answer["answered"] and answer["policy"] == "leje"
     assert any("payment" in c["quote"].lower() for c in answer["citations"])
+    assert answer["confidence"] == answer["citations"][0]["probability"] > 0.5
 
 
 def test_follow_up_keeps_the_conversations_policy(client):

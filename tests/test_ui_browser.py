@@ -77,6 +77,7 @@ def test_an_answer_quotes_cites_opens_its_source_and_takes_feedback(page, feedba
     quote = turn.locator(".pq-quote").first
     expect(quote).to_contain_text("Retention period")
     expect(turn.locator(".pq-source").first).to_contain_text("[1] LEJE Privacy Policy — ")
+    expect(turn.locator(".pq-likelihood").first).to_have_text(re.compile(r"^answers it: (\d+%|<1%)$"))
     quoted = re.sub(r"\s*\[1\]$", "", quote.inner_text().strip())
 
     turn.locator(".pq-source[data-cite='1']").click()

@@ -94,6 +94,8 @@ class CitationOut(BaseModel):
     url: str | None = Field(description="The policy's source URL, when known.")
     version: str | None = Field(description="The policy version quoted (the date it came into force; offsets are "
                                             "into that version's file); null for an undated policy.")
+    probability: float | None = Field(description="The fitted probability that this clause answers the question; "
+                                                  "null for an answer about changes between versions.")
 
 
 class AnswerOut(BaseModel):
@@ -102,9 +104,9 @@ class AnswerOut(BaseModel):
     answer: str = Field(description="The quotes introduced and numbered [1], [2], ...; or why there is none.")
     policy: str | None = Field(description="The policy the question was scoped to, if any.")
     as_of: str | None = Field(description="The date whose policy versions answered; null: the latest.")
-    confidence: float | None = Field(description="The fitted probability that the policy answers the question (for "
-                                                 "questions half of which it answers; see the README); null for an "
-                                                 "answer about changes between versions.")
+    confidence: float | None = Field(description="The fitted probability that the first citation answers the "
+                                                 "question (declined: that the best clause found does; see the "
+                                                 "README); null for an answer about changes between versions.")
     citations: list[CitationOut]
     ask_id: str | None = Field(description="Rate this answer by it at POST /api/feedback; null when the server "
                                            "keeps no feedback or could not log the question.")

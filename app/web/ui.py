@@ -141,12 +141,18 @@ def render_answer(turn: int, answer: Answer) -> str:
         else:
             parts.append(f"<p>{escape(paragraph)}</p>")
     if answer.citations:
-        sources = "".join(
-            f'<li><button type="button" class="pq-source" data-turn="{turn}" data-cite="{n}">'
-            f'[{n}] {escape(c.title)} — {escape(c.section or "opening")}{_version_note(c.version)}</button></li>'
-            for n, c in enumerate(answer.citations, 1))
+        sources = "".join(_render_source(turn, n, c) for n, c in enumerate(answer.citations, 1))
         parts.append(f'<ol class="pq-sources">{sources}</ol>')
     return "".join(parts)
+
+
+def _render_source(turn: int, n: int, citation: Citation) -> str:
+    """Source [n]: where the quote is from, and how likely its clause is to answer."""
+    likelihood = (f' <span class="pq-likelihood" title="The fitted probability that this clause answers the question">'
+                  f'answers it: {citation.likelihood}</span>' if citation.likelihood else "")
+    return (f'<li><button type="button" class="pq-source" data-turn="{turn}" data-cite="{n}">'
+            f'[{n}] {escape(citation.title)} — {escape(citation.section or "opening")}'
+            f'{_version_note(citation.version)}</button>{likelihood}</li>')
 
 
 def _version_note(version: str | None) -> str:
@@ -503,7 +509,7 @@ CSS = """
 .pq-hit { background: #fde68a; color: #1f2937; border-radius: 3px; }
 .pq-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .6rem .8rem; margin: 0 0 .6rem; }
 .pq-rank { font-weight: 700; }
-.pq-score, .pq-topic { color: var(--body-text-color-subdued); font-size: .85em; }
+.pq-score, .pq-topic, .pq-likelihood { color: var(--body-text-color-subdued); font-size: .85em; }
 .pq-text { white-space: pre-wrap; overflow-wrap: anywhere; margin: .4rem 0; }
 .pq-copy { cursor: pointer; border: 1px solid var(--border-color-primary); border-radius: 6px;
   background: var(--block-background-fill); padding: .15rem .6rem; font: inherit; font-size: .9em; }
