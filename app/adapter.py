@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import PolicyQAError
 from .overrides import Override
 
 TEMPERATURE = 0.05  # softmax temperature over cosines: one policy's clauses lie close together in MiniLM's space
@@ -69,6 +70,9 @@ def fit(examples: list[Example], seed: int = 0) -> Adapter:
             target = np.stack([e.right / e.right.sum() for e in chunk]).astype(np.float32)
             batches.append((torch.from_numpy(np.stack([e.question for e in chunk]).astype(np.float32)),
                             clauses, torch.from_numpy(target)))
+    if not batches:
+        raise PolicyQAError("None of the training questions has an answering clause in the index; index the policies "
+                            "they ask about.")
     dims = batches[0][0].shape[1]
     torch.manual_seed(seed)
     threads = torch.get_num_threads()

@@ -46,9 +46,9 @@ def fitted() -> dict:
 
 
 def using(**values) -> AbstractContextManager[None]:
-    """Rank and decline with `values` in place of the shipped ones (held-out evaluation: weights fitted without
-    the policies asked about)."""
-    return _override.using(values)
+    """Rank and decline with `values` in place of the shipped ones, and of those an enclosing `using` put in place
+    (held-out evaluation: weights fitted without the policies asked about)."""
+    return _override.using(_override.current() | values)
 
 
 def save(values: dict) -> None:
@@ -110,6 +110,10 @@ def fit_support(asked: list[Asked]) -> dict:
     the same numbers."""
     from sklearn.linear_model import LogisticRegression
 
+    answerable = sum(a.answerable for a in asked)
+    if not 0 < answerable < len(asked):
+        raise PolicyQAError(f"Calibrating needs questions the policies answer and questions they do not; these are "
+                            f"{answerable} answerable and {len(asked) - answerable} not.")
     features = np.array([[*a.clauses[0], a.absent, float(a.unmentioned)] for a in asked])
     model = LogisticRegression(max_iter=5000).fit(features, np.array([a.answerable for a in asked]),
                                                   sample_weight=_balanced(asked))

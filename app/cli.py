@@ -269,27 +269,20 @@ def _prepare_index(corpus: Path, index: Path) -> None:
 @click.option("--calibrate", is_flag=True, help="Fit the ranking weights, the support's weights, the clause "
               "probability and the citing threshold (gold set and PolicyQA dev) and the decline threshold (gold set), "
               "and save them with the package.")
-@click.option("--from-feedback", is_flag=True, help="Evaluate on the thumbs-up answers and declines in the feedback database.")
+@click.option("--from-feedback", is_flag=True, help="Evaluate (or with --calibrate fit) on the thumbs-up answers and "
+              "declines in the feedback database, in place of the gold set.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @_friendly
 def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies: Path | None, bench_dir: Path | None,
              limit: int | None, skip_bench: bool, calibrate: bool, from_feedback: bool, as_json: bool) -> None:
     """Measure answer quality on policies held out from fitting: the gold set, PolicyQA dev, current policies."""
     from . import calibration, embedder, evaluation, store, training
-    from .feedback import FeedbackStore
 
     index = index or settings.path("index")
     model = embedder.get()
     loaded = store.load(index, embedder=model)
-    cases = evaluation.load_gold(gold)
-    if from_feedback:
-        feedback = FeedbackStore.configured()
-        cases, down = evaluation.feedback_cases(feedback.ratings())
-        if not cases:
-            raise PolicyQAError(f"No thumbs-up feedback in {feedback} yet ({down} thumbs down); "
-                                "rate some answers in the chat first.")
-        skip_bench, calibrate = True, False
-        click.echo(f"{len(cases)} cases from thumbs up; {down} thumbs down left for curation (`policyqa report`).", err=True)
+    cases = _customer_cases(gold, from_feedback)
+    skip_bench = skip_bench or from_feedback
     shared = settings.shared_data()
     bench = bench or shared / "bench" / "policyqa_dev.json"
     work = bench_dir or index.parent / ".bench"
@@ -301,32 +294,14 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies
         per_fold, per_policy, ranking = training.held_out(folds, questions, loaded, cases, model)
     elif calibrate:  # ranking weights fitted on the gold set alone (a deployer's own questions, `--gold`), in-sample
         ranking = calibration.fit_ranking([q for _, q in training.customer_ranking_questions(loaded, cases, model)])
-        calibration.save(calibration.fitted() | {"ranking": ranking})
-    threshold = calibration.fitted()["threshold"]
-    results = evaluation.run_gold(loaded, model, cases, threshold, per_policy)
-    figures: dict = {"gold": evaluation.gold_metrics(loaded, results), "held_out": per_policy is not None,
-                     "threshold": threshold}
+    figures: dict = {"held_out": per_policy is not None}
     if calibrate:
         click.echo("Fitting the support's weights, the clause probability and the thresholds...", err=True)
-        asked = evaluation.gold_asked(results)
-        if with_bench:
-            asked += evaluation.policyqa_asked(questions, model, folds, per_fold)
-        support = calibration.fit_support(asked)
-        calibration.save(calibration.fitted() | {"ranking": ranking} | support
-                         | calibration.fit_clauses(asked, support["support"], training.CUSTOMER_WEIGHT))
-        results = evaluation.run_gold(loaded, model, cases, threshold, per_policy)  # probabilities with the fitted weights
-        fitted = evaluation.fit_threshold(results)
-        figures["calibration"] = {
-            **{key: calibration.fitted()[key] for key in ("ranking", "support", "clauses")},
-            "threshold": fitted,
-            "cite": calibration.fit_citing(asked, fitted),
-            "cross_validated": evaluation.cross_validated(results),
-            "curve": evaluation.decline_curve(results, evaluation.threshold_grid(results)),
-        }
+        elsewhere = evaluation.policyqa_asked(questions, model, folds, per_fold) if with_bench else []
+        figures["calibration"] = _calibrated(loaded, model, cases, ranking, per_policy, elsewhere)
         calibration.save(figures["calibration"])
-        threshold = figures["threshold"] = fitted
-        results = evaluation.run_gold(loaded, model, cases, threshold, per_policy)
-        figures["gold"] = evaluation.gold_metrics(loaded, results)
+    threshold = figures["threshold"] = calibration.fitted()["threshold"]
+    figures["gold"] = evaluation.gold_metrics(loaded, evaluation.run_gold(loaded, model, cases, threshold, per_policy))
     if per_policy:
         figures["gold_in_sample"] = evaluation.gold_metrics(loaded, evaluation.run_gold(loaded, model, cases, threshold))
     if with_bench:
@@ -337,6 +312,42 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies
         if (bench.parent / "privacyqa_questions_train.tsv").is_file():
             figures["privacyqa"] = evaluation.run_privacyqa(bench.parent, settings.path("corpus"), work, model)
     click.echo(json.dumps(figures, indent=1) if as_json else _render_figures(figures))
+
+
+def _calibrated(index, model, cases: list, ranking: dict[str, float], per_policy: dict | None, elsewhere: list) -> dict:
+    """What `eval --calibrate` saves, fitted with `ranking`: the support's weights and the clause probability on the
+    customer `cases` (each asked as `per_policy` says) and the questions asked `elsewhere`, then the decline threshold
+    on the cases (with its 2-fold check and curve) and the citing threshold. Nothing is saved here: a fit that fails
+    leaves the shipped numbers as they were."""
+    from . import calibration, evaluation, training
+
+    with calibration.using(ranking=ranking):
+        asked = evaluation.gold_asked(evaluation.run_gold(index, model, cases, 0.0, per_policy)) + elsewhere
+        support = calibration.fit_support(asked)
+        clauses = calibration.fit_clauses(asked, support["support"], training.CUSTOMER_WEIGHT)
+        with calibration.using(**support, **clauses):
+            results = evaluation.run_gold(index, model, cases, 0.0, per_policy)
+            threshold = evaluation.fit_threshold(results)
+            return {"ranking": ranking, **support, **clauses, "threshold": threshold,
+                    "cite": calibration.fit_citing(asked, threshold),
+                    "cross_validated": evaluation.cross_validated(results),
+                    "curve": evaluation.decline_curve(results, evaluation.threshold_grid(results))}
+
+
+def _customer_cases(gold: Path | None, from_feedback: bool) -> list:
+    """The customer questions to measure or fit on: the gold set (`--gold`, else the bundled one), or the thumbs-up
+    answers and declines in the feedback database."""
+    from . import evaluation
+    from .feedback import FeedbackStore
+
+    if not from_feedback:
+        return evaluation.load_gold(gold)
+    feedback = FeedbackStore.configured()
+    cases, down = evaluation.feedback_cases(feedback.ratings())
+    if not cases:
+        raise PolicyQAError(f"No thumbs-up feedback in {feedback} yet ({down} thumbs down); rate some answers in the chat first.")
+    click.echo(f"{len(cases)} cases from thumbs up; {down} thumbs down left for curation (`policyqa report`).", err=True)
+    return cases
 
 
 def _render_figures(figures: dict) -> str:
@@ -405,28 +416,37 @@ def _render_figures(figures: dict) -> str:
               help="PolicyQA dev JSON [default: ../shared/bench/policyqa_dev.json].")
 @click.option("--bench-dir", type=click.Path(path_type=Path), default=None,
               help="Work folder for the PolicyQA corpus and index [default: <index>/../.bench].")
+@click.option("--skip-bench", is_flag=True, help="Fit on the customer questions alone, with no PolicyQA (OPP-115) data.")
+@click.option("--from-feedback", is_flag=True, help="Fit on the thumbs-up answers in the feedback database, in place "
+              "of the gold set.")
 @_friendly
-def train(index: Path | None, gold: Path | None, bench: Path | None, bench_dir: Path | None) -> None:
+def train(index: Path | None, gold: Path | None, bench: Path | None, bench_dir: Path | None, skip_bench: bool,
+          from_feedback: bool) -> None:
     """Refit the query adapter (app/data/adapter.npz) and the excerpt model (app/data/excerpts.json) on PolicyQA dev
     and the gold set."""
     from . import adapter, embedder, evaluation, excerpts, store, training
 
     index = index or settings.path("index")
     bench = bench or settings.shared_data() / "bench" / "policyqa_dev.json"
-    if not bench.is_file():
-        raise PolicyQAError(f"{bench} is missing; point --bench at PolicyQA's policyqa_dev.json.")
+    if not skip_bench and not bench.is_file():
+        raise PolicyQAError(f"{bench} is missing; point --bench at PolicyQA's policyqa_dev.json, or fit on your own "
+                            "questions alone with --skip-bench.")
     model = embedder.get()
-    work = bench_dir or index.parent / ".bench"
-    questions = evaluation.bench_corpus(bench, work / "corpus")
-    store.build(work / "corpus", work / "all", model, _progress_bars())
-    policyqa_index, seed_index, cases = store.load(work / "all"), store.load(index, embedder=model), evaluation.load_gold(gold)
-    policyqa = training.policyqa_examples(policyqa_index, model, questions)
-    customer = training.gold_examples(seed_index, model, cases)
-    adapter.save(training.fit(policyqa, customer), adapter.shipped_path())
-    sentences = (training.policyqa_excerpts(policyqa_index, model, questions)
-                 + training.gold_excerpts(seed_index, model, cases))
-    excerpts.save(excerpts.fit(sentences), excerpts.shipped_path())
-    click.echo(f"Fitted on {len(policyqa)} PolicyQA and {len(customer)} gold questions ({len(sentences)} answering "
+    customer_index, cases = store.load(index, embedder=model), _customer_cases(gold, from_feedback)
+    customer = training.gold_examples(customer_index, model, cases)
+    sentences = training.gold_excerpts(customer_index, model, cases)
+    policyqa: list = []
+    if not skip_bench:
+        work = bench_dir or index.parent / ".bench"
+        questions = evaluation.bench_corpus(bench, work / "corpus")
+        store.build(work / "corpus", work / "all", model, _progress_bars())
+        policyqa_index = store.load(work / "all")
+        policyqa = training.policyqa_examples(policyqa_index, model, questions)
+        sentences = training.policyqa_excerpts(policyqa_index, model, questions) + sentences
+    fitted_adapter, fitted_excerpts = training.fit(policyqa, customer), excerpts.fit(sentences)  # both, then save
+    adapter.save(fitted_adapter, adapter.shipped_path())
+    excerpts.save(fitted_excerpts, excerpts.shipped_path())
+    click.echo(f"Fitted on {len(policyqa)} PolicyQA and {len(customer)} customer questions ({len(sentences)} answering "
                f"clauses for excerpts); saved {adapter.shipped_path()} and {excerpts.shipped_path()}. "
                "Run `policyqa eval` to measure them on held-out policies (the decline reads neither).")
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import search, topics
+from .errors import PolicyQAError
 from .overrides import Override
 from .records import Clause
 from .store import Index
@@ -90,6 +91,9 @@ def fit(examples: list[tuple[np.ndarray, np.ndarray, float]]) -> Model:
     question weighs): each clause weighs its question's weight, shared among its sentences. Deterministic."""
     from sklearn.linear_model import LogisticRegression
 
+    if len({bool(mark) for _, marks, _ in examples for mark in marks}) < 2:
+        raise PolicyQAError(f"The excerpt model learns from answering clauses of several sentences, some holding the "
+                            f"answer and some not; these questions give {len(examples)}. Add questions.")
     weights = np.concatenate([np.full(len(marks), weight / len(marks)) for _, marks, weight in examples])
     fitted = LogisticRegression(max_iter=5000).fit(np.vstack([f for f, _, _ in examples]),
                                                    np.concatenate([marks for _, marks, _ in examples]),

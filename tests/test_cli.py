@@ -212,3 +212,93 @@ def test_calibrate_on_a_deployers_own_questions_fits_the_ranking_on_them_alone(e
     finally:
         monkeypatch.undo()
         calibration.shipped.cache_clear()
+
+
+def _rated(engine, db: Path, answers: list[tuple[str, str]]) -> None:
+    """Thumbs up on each (question, policy) answer, in the feedback database `db`."""
+    from app.feedback import FeedbackStore
+
+    feedback = FeedbackStore(db)
+    for question, policy in answers:
+        feedback.add(engine.ask(question, policy=policy), 1)
+
+
+@pytest.fixture
+def shipped_files(tmp_path, monkeypatch):
+    """The package's fitted files copied to `tmp_path`, where the fitting commands save in their place."""
+    from app import adapter, calibration, excerpts
+
+    paths = {}
+    for module, name in ((calibration, "calibration.json"), (adapter, "adapter.npz"), (excerpts, "excerpts.json")):
+        paths[name] = tmp_path / name
+        shutil.copy(ROOT / "app" / "data" / name, paths[name])
+        monkeypatch.setattr(module, "_path" if module is calibration else "shipped_path", lambda p=paths[name]: p)
+    for cached in (calibration.shipped, adapter.shipped, excerpts.shipped):
+        cached.cache_clear()
+    yield paths
+    monkeypatch.undo()
+    for cached in (calibration.shipped, adapter.shipped, excerpts.shipped):
+        cached.cache_clear()
+
+
+def test_calibrate_from_feedback_fits_on_the_thumbs_up_answers_and_declines(engine, tmp_path, monkeypatch, shipped_files):
+    """A deployer's own ratings are training data: `eval --calibrate --from-feedback` fits the ranking, the support,
+    the clause probability and both thresholds on the thumbs-up answers and declines, and saves them."""
+    from click.testing import CliRunner
+
+    from app.cli import cli
+
+    db = tmp_path / "feedback.db"
+    _rated(engine, db, [("how long do you keep my payment records?", "leje"), ("do you use cookies?", "clozette"),
+                        ("how much is shipping to canada?", "clozette"), ("what is your refund policy?", "laneige")])
+    monkeypatch.setenv("POLICYQA_FEEDBACK_DB", str(db))
+    before = json.loads(shipped_files["calibration.json"].read_text(encoding="utf-8"))
+    result = CliRunner().invoke(cli, ["eval", "--index", str(engine.index_dir), "--from-feedback", "--calibrate", "--json"])
+    assert result.exit_code == 0, result.output
+    stored = json.loads(shipped_files["calibration.json"].read_text(encoding="utf-8"))
+    assert {"ranking", "support", "clauses", "threshold", "cite"} <= set(stored) and stored["clauses"] != before["clauses"]
+    assert json.loads(result.stdout[result.stdout.index("{"):])["gold"]["answerable"] == 2
+
+
+def test_calibrating_on_answers_alone_says_what_is_missing(engine, tmp_path, monkeypatch, shipped_files):
+    from click.testing import CliRunner
+
+    from app.cli import cli
+
+    db = tmp_path / "feedback.db"
+    _rated(engine, db, [("how long do you keep my payment records?", "leje")])
+    monkeypatch.setenv("POLICYQA_FEEDBACK_DB", str(db))
+    before = shipped_files["calibration.json"].read_text(encoding="utf-8")
+    result = CliRunner().invoke(cli, ["eval", "--index", str(engine.index_dir), "--from-feedback", "--calibrate"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == ("Error: Calibrating needs questions the policies answer and "
+                                                      "questions they do not; these are 1 answerable and 0 not.")
+    assert shipped_files["calibration.json"].read_text(encoding="utf-8") == before  # nothing half-saved
+
+
+def test_train_on_a_deployers_own_questions_alone_needs_no_policyqa(engine, tmp_path, shipped_files):
+    """`train --skip-bench --gold their.jsonl`: the adapter and the excerpt model fitted on their questions alone, with
+    no OPP-115 data, saved where the shipped ones live; questions with nothing to learn from are one clear line."""
+    from click.testing import CliRunner
+
+    from app import adapter, excerpts
+    from app.cli import cli
+
+    theirs = tmp_path / "theirs.jsonl"
+    lines = (ROOT / "app" / "data" / "gold.jsonl").read_text(encoding="utf-8").splitlines()
+    theirs.write_text("\n".join(line for line in lines if '"leje"' in line or '"laneige"' in line) + "\n", encoding="utf-8")
+    shipped_adapter = adapter.shipped().weights.copy()
+    result = CliRunner().invoke(cli, ["train", "--index", str(engine.index_dir), "--gold", str(theirs), "--skip-bench"])
+    assert result.exit_code == 0, result.output
+    assert "Fitted on 0 PolicyQA and " in result.output
+    adapter.shipped.cache_clear()
+    excerpts.shipped.cache_clear()
+    assert adapter.shipped().weights.shape == shipped_adapter.shape and not (adapter.shipped().weights == shipped_adapter).all()
+    assert excerpts.shipped() is not None
+
+    unanswerable = tmp_path / "unanswerable.jsonl"
+    unanswerable.write_text("\n".join(line for line in lines if '"anchor": null' in line) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["train", "--index", str(engine.index_dir), "--gold", str(unanswerable), "--skip-bench"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == ("Error: None of the training questions has an answering clause "
+                                                      "in the index; index the policies they ask about.")

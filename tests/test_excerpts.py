@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from app import answer, evaluation, excerpts, training
 
@@ -70,3 +71,12 @@ def test_save_and_load_round_trip(tmp_path, monkeypatch):
         assert np.array_equal(loaded.coefficients, fitted.coefficients) and loaded.intercept == fitted.intercept
     finally:
         excerpts.shipped.cache_clear()
+
+
+def test_fitting_on_nothing_to_learn_from_is_one_clear_error():
+    from app import excerpts
+    from app.errors import PolicyQAError
+
+    one_sentence = (np.zeros((1, len(excerpts.FEATURES))), np.array([True]), 1.0)
+    with pytest.raises(PolicyQAError, match="some holding the answer and some not; these questions give 1"):
+        excerpts.fit([one_sentence])

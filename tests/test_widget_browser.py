@@ -84,6 +84,7 @@ def test_snippet_on_another_origin_answers_with_quotes(page, shop, engine):
     quote = engine.ask(QUESTION, "leje").citations[0].quote
     expect(reply.locator("blockquote").first).to_contain_text(quote.splitlines()[0])
     expect(reply.locator(".sources li").first).to_contain_text("[1]")
+    expect(reply.locator(".sources .likelihood").first).to_have_text(re.compile(r"answers it: (\d+%|<1%)$"))
     page.screenshot(path=ARTIFACTS / "widget-answer.png")
 
     with page.context.expect_page() as opened:

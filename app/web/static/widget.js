@@ -110,9 +110,15 @@
       const item = el("li", "", `[${n + 1}] ${c.section || c.title} `);
       if (c.version) item.append(el("span", "version", `(version of ${c.version}) `));
       item.append(link(viewerUrl(c.policy, c.start, c.end, c.version), "Show in policy"));
+      if (c.probability != null) item.append(el("span", "likelihood", ` · answers it: ${likelihood(c.probability)}`));
       list.append(item);
     });
     return list;
+  }
+
+  // The fitted probability that the clause answers, as people read it (the CLI and the chat say the same).
+  function likelihood(p) {
+    return p >= 0.005 ? `${Math.round(p * 100)}%` : "<1%";
   }
 
   function thumbIcon() {
