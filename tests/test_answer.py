@@ -268,3 +268,22 @@ def test_when_a_policy_was_last_updated_is_quoted_from_its_own_date_line(tmp_pat
     answer = engine.ask("when was this privacy statement last updated?", policy="acme")
     # the date line is a clause of its own: merged into the paragraph below it, it was lost in that paragraph's words
     assert answer.answered and any(c.quote == "Effective date: February 1, 2024" for c in answer.citations)
+
+
+def test_the_clause_probability_rises_with_the_confidence_and_falls_with_the_ranking(engine):
+    """`fit_clauses` on the gold set: a clause further below the first is less likely to answer, and every clause of
+    a surer question more likely. Citing needs less than answering: a question is answered on its first clause's
+    probability, and a right clause at rank 2 or 3 is cited below it."""
+    from app import calibration, evaluation
+
+    results = evaluation.run_gold(engine.index, engine.embedder, evaluation.load_gold(), 0.0)
+    asked = evaluation.gold_asked(results)
+    assert len(asked) == len(results) and sum(a.right.any() for a in asked) > 100
+    fitted = calibration.fit_clauses(asked, calibration.fitted()["support"])["clauses"]
+    assert fitted["confidence"] > 0 and fitted["gap"] > 0
+    threshold = calibration.fitted()["threshold"]
+    assert 0 < calibration.fit_citing(asked, threshold) < threshold
+    flipped = [calibration.Asked(a.clauses, a.scores, ~a.right, a.absent, a.unmentioned, a.answerable, a.group)
+               for a in asked]
+    with pytest.raises(PolicyQAError, match="does not fall with the ranking"):
+        calibration.fit_clauses(flipped, calibration.fitted()["support"])

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from app import evaluation, topics, training
-from app.errors import PolicyQAError
 
 from conftest import ROOT
 
@@ -185,22 +184,3 @@ def test_the_support_weights_are_fitted_the_same_whatever_weights_the_support_us
     finally:
         monkeypatch.undo()
         calibration.shipped.cache_clear()
-
-
-def test_the_clause_probability_rises_with_the_confidence_and_falls_with_the_ranking(engine):
-    """`fit_clauses` on the gold set: a clause further below the first is less likely to answer, and every clause of
-    a surer question more likely. Citing needs less than answering: a question is answered on its first clause's
-    probability, and a right clause at rank 2 or 3 is cited below it."""
-    from app import calibration
-
-    results = evaluation.run_gold(engine.index, engine.embedder, evaluation.load_gold(), 0.0)
-    asked = evaluation.gold_asked(results)
-    assert len(asked) == len(results) and sum(a.right.any() for a in asked) > 100
-    fitted = calibration.fit_clauses(asked, calibration.fitted()["support"])["clauses"]
-    assert fitted["confidence"] > 0 and fitted["gap"] > 0
-    threshold = calibration.fitted()["threshold"]
-    assert 0 < calibration.fit_citing(asked, threshold) < threshold
-    flipped = [calibration.Asked(a.clauses, a.scores, ~a.right, a.absent, a.unmentioned, a.answerable, a.group)
-               for a in asked]
-    with pytest.raises(PolicyQAError, match="does not fall with the ranking"):
-        calibration.fit_clauses(flipped, calibration.fitted()["support"])
