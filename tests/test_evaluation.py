@@ -16,7 +16,7 @@ from app import evaluation, topics, training
 from conftest import ROOT
 
 BENCH = ROOT.parent / "shared" / "bench"
-pytestmark = pytest.mark.skipif(not (BENCH / "policyqa_dev.json").is_file(), reason="../shared/bench is not here")
+needs_bench = pytest.mark.skipif(not (BENCH / "policyqa_dev.json").is_file(), reason="../shared/bench is not here")
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +31,7 @@ def small_bench(tmp_path_factory):
     return folder
 
 
+@needs_bench
 def test_each_fold_is_measured_with_a_topic_model_that_never_saw_it(small_bench, tmp_path, model):
     folds = evaluation.held_out_topic_models(small_bench, tmp_path, model)
     texts, labels, groups = topics.training_data(small_bench)
@@ -44,6 +45,7 @@ def test_each_fold_is_measured_with_a_topic_model_that_never_saw_it(small_bench,
         assert np.allclose(refit.weights, fitted.weights, atol=1e-3)  # trained on exactly the other policies
 
 
+@needs_bench
 def test_bench_reports_both_systems_from_held_out_folds(small_bench, tmp_path, model):
     bench = small_bench / "policyqa_dev.json"
     questions, folds = evaluation.policyqa_folds(bench, tmp_path, model)
@@ -73,6 +75,7 @@ def test_bench_reports_both_systems_from_held_out_folds(small_bench, tmp_path, m
     assert all_declined["every_seg_hit@3"] == nothing_declined["every_seg_hit@3"] > 0
 
 
+@needs_bench
 def test_held_out_adapters_are_fitted_without_the_policies_they_score(small_bench, tmp_path, model, engine):
     bench = small_bench / "policyqa_dev.json"
     questions, folds = evaluation.policyqa_folds(bench, tmp_path, model)
@@ -87,6 +90,7 @@ def test_held_out_adapters_are_fitted_without_the_policies_they_score(small_benc
     assert np.array_equal(per_policy["leje"].weights, training.fit(every_policyqa, without_leje).weights)
 
 
+@needs_bench
 def test_held_out_ranking_weights_are_fitted_without_the_policies_they_score(small_bench, tmp_path, model, engine):
     from app import calibration
 
@@ -131,6 +135,7 @@ def test_using_a_topic_model_is_undone_afterwards():
     assert topics.model() is shipped
 
 
+@needs_bench
 def test_privacyqa_report_uses_a_model_that_never_saw_the_questions(small_bench, tmp_path, model, isolated_paths):
     figures = evaluation.run_privacyqa(small_bench, isolated_paths / "corpus", tmp_path, model)
     texts, labels, groups = topics.training_data(small_bench)
@@ -141,6 +146,7 @@ def test_privacyqa_report_uses_a_model_that_never_saw_the_questions(small_bench,
     assert topics.model() is topics.shipped()  # the held-out model is not left in place
 
 
+@needs_bench
 def test_topic_training_data_is_the_same_in_every_process():
     """`policyqa train-topics` is reproducible: no label depends on the order of a set of strings (which
     Python salts per process), and a segment whose questions tie on two topics is left out."""
