@@ -157,9 +157,9 @@ def fit_citing(asked: list[Asked], threshold: float) -> float:
     the answered questions whose first hit does not answer, each needs its best answering hit at rank 2 or 3; the
     threshold is the lowest probability any of them needs (0 when none does). Read with the support's weights and
     the clause probability in use."""
-    needed = []
+    needed, weights = [], fitted()["support"]
     for a in asked:
-        p = probabilities(a.confidence(fitted()["support"]), a.scores)
+        p = probabilities(a.confidence(weights), a.scores)
         if a.answerable and p[0] >= threshold and not a.right[0] and a.right[1:3].any():
             needed.append(float(p[1:3][a.right[1:3]].max()))
     return min(needed, default=0.0)

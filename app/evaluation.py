@@ -10,7 +10,7 @@ import json
 import re
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -23,7 +23,7 @@ import numpy as np
 from . import adapter, answer, calibration, documents, excerpts, search, settings, store, topics, vectors as vector_index
 from .embedder import Embedder
 from .errors import PolicyQAError
-from .records import Answer
+from .records import Answer, Clause
 
 READ_CHARS = 400  # a citation is read for at most this many characters
 CANDIDATES = 50  # recall is measured over this many retrieved clauses (and as many baseline windows)
@@ -191,7 +191,8 @@ def _share(part: int, whole: int) -> float:
 # ---------------------------------------------------------------- calibration
 
 
-def asked(found: answer.Assessment, right, answerable: bool, group: str) -> calibration.Asked | None:
+def asked(found: answer.Assessment, right: Callable[[Clause], bool], answerable: bool, group: str
+          ) -> calibration.Asked | None:
     """What the calibration fits read of a question (calibration.Asked): `right` says whether a clause answers it."""
     if not found.hits:
         return None
@@ -400,9 +401,9 @@ def run_bench(questions: list[BenchQuestion], work_dir: Path, embedder: Embedder
         started = time.monotonic()
         for q in (q for q in questions if q.policy in fold.held):
             found = answer.assess(fold.index, embedder, q.question, policy=q.policy)
-            declined += found.probability < threshold
             every = answer.respond(fold.index, found, top_k=3, threshold=float("-inf"))
             shipped = answer.respond(fold.index, found, top_k=3, threshold=threshold)
+            declined += not shipped.answered
             windows = baseline.cite(q.question, q.policy, CANDIDATES)  # exact search: its top 3 are the cited ones
             ours.append(_hits([(c.start, c.end) for c in every.citations], q))
             answered.append(_hits([(c.start, c.end) for c in shipped.citations], q))
