@@ -30,7 +30,7 @@ test: install browser services
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
 
 eval: install
-	$(BIN)/policyqa eval
+	HF_HUB_OFFLINE=1 $(BIN)/policyqa eval --unseen tests/data/unseen
 
 # The scale benchmark (about an hour on 2 cores: the 1M rows and the 10k-clause incremental build dominate),
 # then start-up and re-indexing per embedding backend.

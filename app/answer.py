@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import calibration, excerpts, search, settings, topics, versions, vocabulary
+from . import calibration, excerpts, facts, questions, reader, search, settings, topics, versions, vocabulary
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Answer, Citation, Clause, Policy
@@ -74,10 +74,14 @@ class Assessment:
     scope: str | None
     query: str
     vector: np.ndarray
-    hits: list[search.Hit]
-    absent: float  # the probability that the question is about a topic its policy never covers (topics.uncovered)
-    unmentioned: bool  # whether it asks about a concept of the vocabulary that its policy never names
-    confidence: float  # the best support, plus `absent` and `unmentioned` by their fitted (negative) weights
+    hits: list[search.Hit]  # most likely to answer first
+    # calibration.QUESTION_SIGNALS: the probability that the question is about a topic its policy never covers
+    # (topics.uncovered), whether it asks about a concept its policy never names (vocabulary.unmentioned), the
+    # probability that it is a product or support question (questions.Model.product)
+    question_signals: dict[str, float]
+    unstated: list[float]  # per hit: the probability that it does not state the kind of fact asked for (facts.unstated)
+    reads: list[float]  # per hit: the reader's logit for the question and the clause read together (reader.Reader)
+    confidence: float  # the best support, plus the question's signals by their fitted (negative) weights
     probabilities: list[float]  # each hit's probability that it answers (calibration.probabilities), best first
     as_of: str | None = None  # the date whose policy versions answer; None: the latest
 
@@ -85,6 +89,11 @@ class Assessment:
     def probability(self) -> float:
         """The first hit's probability that it answers: what the decline threshold applies to (0 with no hits)."""
         return self.probabilities[0] if self.probabilities else 0.0
+
+    @property
+    def product(self) -> bool:
+        """Whether the question is more likely a product or support question than one a privacy policy answers."""
+        return self.question_signals["product"] > 0.5
 
 
 def read_question(index: Index, embedder: Embedder, question: str, policy: str | None = None,
@@ -104,11 +113,18 @@ def assess(index: Index, embedder: Embedder, question: str, policy: str | None =
     question, scope, documents, query, vector = read_question(index, embedder, question, policy, history, as_of)
     hits = search.retrieve(index, embedder, query, documents, k=k, vector=vector)
     covered = index.manifest.get("topic_coverage", {}).get(documents[0]) if scope else None
-    absent = topics.uncovered(topics.model().probabilities(vector)[0], covered) if covered else 0.0
-    unmentioned = bool(scope and vocabulary.unmentioned(query, index.documents[documents[0]].text))
-    confidence = calibration.confidence(max((h.support for h in hits), default=float("-inf")), absent, unmentioned)
-    probabilities = calibration.probabilities(confidence, np.array([h.score for h in hits])).tolist()
-    return Assessment(question, scope, query, vector, hits, absent, unmentioned, confidence, probabilities, as_of)
+    asked = questions.model()
+    signals = {"absent": topics.uncovered(topics.model().probabilities(vector)[0], covered) if covered else 0.0,
+               "unmentioned": float(bool(scope and vocabulary.unmentioned(query, index.documents[documents[0]].text))),
+               "product": asked.product(vector)}
+    asks = asked.asks(vector)
+    unstated = np.array([facts.unstated(asks, h.clause.text) for h in hits])
+    reads = reader_.logits(query, [h.clause.text for h in hits]) if (reader_ := reader.model()) else np.zeros(len(hits))
+    confidence = calibration.confidence(max((h.support for h in hits), default=float("-inf")), signals)
+    probabilities = calibration.probabilities(confidence, np.array([h.score for h in hits]), unstated, reads)
+    order = np.argsort(-probabilities, kind="stable")  # the fitted probability ranks, not the score alone
+    return Assessment(question, scope, query, vector, [hits[i] for i in order], signals, unstated[order].tolist(),
+                      reads[order].tolist(), confidence, probabilities[order].tolist(), as_of)
 
 
 def ask(index: Index, embedder: Embedder, question: str, policy: str | None = None,
@@ -128,7 +144,7 @@ def respond(index: Index, found: Assessment, top_k: int = 3, threshold: float | 
     fitted = calibration.fitted()
     threshold = fitted["threshold"] if threshold is None else threshold
     if found.probability < threshold:
-        return decline(index, found.question, found.scope, found.as_of, found.probability)
+        return decline(index, found.question, found.scope, found.as_of, found.probability, found.product)
     ranked = list(zip(found.hits[:top_k], found.probabilities))
     chosen = ranked[:1] + [(h, p) for h, p in ranked[1:] if p >= fitted["cite"]]
     citations = [cite(index.documents[h.clause.document], h.clause, excerpts.span(index, h.row, found.query, found.vector),
@@ -138,16 +154,19 @@ def respond(index: Index, found: Assessment, top_k: int = 3, threshold: float | 
 
 
 def decline(index: Index, question: str, scope: str | None, as_of: str | None = None,
-            confidence: float | None = None) -> Answer:
+            confidence: float | None = None, product: bool = False) -> Answer:
+    """The plain statement that the policy does not answer, with the contact it names; a `product` question (about
+    prices, accounts, features…) is told that it is one, since the company's support answers those, not its policy."""
+    text = "This looks like a question about the product or service rather than about privacy. " if product else ""
     if scope:
         policy = index.policies[scope]
-        text = f"The {policy.title} does not say anything about this."
+        text += f"The {policy.title} does not say anything about this."
         if policy.contact:
             text += f" For questions it does not answer, it names this contact: {', '.join(policy.contact)}."
     else:
-        text = "None of the policies says anything about this. Pick a policy to see who to contact about it."
+        text += "None of the policies says anything about this. Pick a policy to see who to contact about it."
     return Answer(question=question, answered=False, answer=text, citations=[], policy=scope, as_of=as_of,
-                  confidence=confidence)
+                  confidence=confidence, declined_as="product" if product else "not covered")
 
 
 def compose(index: Index, citations: list[Citation], scope: str | None) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -59,28 +59,36 @@ def save(values: dict) -> None:
 
 # What the support adds to the plain cosine, each by a fitted weight: per clause, the probability that the question is
 # about the clause's topic label and its word match (search.coverage); per question, the probability that it is about
-# a topic its policy never covers (topics.uncovered) and whether it asks about a concept its policy never names
-# (vocabulary.unmentioned). The confidence is the best clause's support with the two question signals added.
-SUPPORT_SIGNALS = ("topic", "coverage", "absent", "unmentioned")
+# a topic its policy never covers (topics.uncovered), whether it asks about a concept its policy never names
+# (vocabulary.unmentioned) and the probability that it is a product or support question (questions.Model.product).
+# The confidence is the best clause's support with the question's signals added.
+SUPPORT_SIGNALS = ("topic", "coverage", "absent", "unmentioned", "product")
+QUESTION_SIGNALS = SUPPORT_SIGNALS[2:]
+# What the probability that a clause answers reads: the question's confidence, how far the clause's ranking score
+# falls below the best, the probability that the question asks for a kind of fact the clause does not state
+# (facts.unstated) and the reader's logit for the question and clause read together (reader.Reader).
+CLAUSE_SIGNALS = ("confidence", "gap", "unstated", "reads")
 
 
 @dataclass(frozen=True)
 class Asked:
-    """What the fits read of a question asked held out: each hit's plain cosine, topic and word match (best first
-    by the ranking), its ranking score and whether it answers; the question's two signals; its set."""
+    """What the fits read of a question asked held out: each hit's plain cosine, topic and word match (most likely
+    to answer first), its ranking score, its unstated fact, the reader's logit and whether it answers; the question's
+    QUESTION_SIGNALS; its set."""
 
     clauses: np.ndarray  # one row per hit: plain cosine, topic, coverage
     scores: np.ndarray
+    unstated: np.ndarray  # per hit: facts.unstated
+    reads: np.ndarray  # per hit: reader.Reader.logits
     right: np.ndarray  # bool per hit
-    absent: float
-    unmentioned: bool
+    question: dict[str, float]  # QUESTION_SIGNALS
     answerable: bool
     group: str
 
     def confidence(self, weights: dict[str, float]) -> float:
         """The confidence the support's `weights` give the question."""
         best = max(support(*clause, weights) for clause in self.clauses.tolist())
-        return confidence(best, self.absent, self.unmentioned, weights)
+        return confidence(best, self.question, weights)
 
 
 def support(plain: float, topic: float, coverage: float, weights: dict[str, float] | None = None) -> float:
@@ -90,10 +98,18 @@ def support(plain: float, topic: float, coverage: float, weights: dict[str, floa
     return plain + weights["topic"] * topic + weights["coverage"] * coverage
 
 
-def confidence(best_support: float, absent: float, unmentioned: bool, weights: dict[str, float] | None = None) -> float:
-    """The best support with the question's signals added by their fitted (negative) weights."""
+def confidence(best_support: float, question: dict[str, float], weights: dict[str, float] | None = None) -> float:
+    """The best support with the question's QUESTION_SIGNALS added by their fitted (negative) weights."""
     weights = weights or fitted()["support"]
-    return best_support + weights["absent"] * absent + weights["unmentioned"] * unmentioned
+    return best_support + sum(weights[name] * question[name] for name in QUESTION_SIGNALS)
+
+
+def without(asked: list[Asked], signals: set[str]) -> list[Asked]:
+    """`asked` as if the QUESTION_SIGNALS, "unstated" or "reads" named in `signals` read 0 throughout: fitted on
+    these, a signal weighs nothing (the ablation of `policyqa eval --ablation`)."""
+    return [replace(a, question={name: 0.0 if name in signals else value for name, value in a.question.items()},
+                    unstated=np.zeros_like(a.unstated) if "unstated" in signals else a.unstated,
+                    reads=np.zeros_like(a.reads) if "reads" in signals else a.reads) for a in asked]
 
 
 def _balanced(asked: list[Asked]) -> np.ndarray:
@@ -104,9 +120,9 @@ def _balanced(asked: list[Asked]) -> np.ndarray:
 
 
 def fit_support(asked: list[Asked]) -> dict:
-    """The support's weights, from each question's first-ranked clause: a logistic regression of answerable
+    """The support's weights, from each question's best-scored clause: a logistic regression of answerable
     against unanswerable questions on its plain cosine and SUPPORT_SIGNALS, each signal's weight its coefficient
-    over the cosine's. The first-ranked clause does not depend on these weights, so the same questions always give
+    over the cosine's. The best-scored clause does not depend on these weights, so the same questions always give
     the same numbers."""
     from sklearn.linear_model import LogisticRegression
 
@@ -114,7 +130,8 @@ def fit_support(asked: list[Asked]) -> dict:
     if not 0 < answerable < len(asked):
         raise PolicyQAError(f"Calibrating needs questions the policies answer and questions they do not; these are "
                             f"{answerable} answerable and {len(asked) - answerable} not.")
-    features = np.array([[*a.clauses[0], a.absent, float(a.unmentioned)] for a in asked])
+    features = np.array([[*a.clauses[int(np.argmax(a.scores))], *(a.question[name] for name in QUESTION_SIGNALS)]
+                         for a in asked])
     model = LogisticRegression(max_iter=5000).fit(features, np.array([a.answerable for a in asked]),
                                                   sample_weight=_balanced(asked))
     cosine, *rest = model.coef_[0]
@@ -123,32 +140,35 @@ def fit_support(asked: list[Asked]) -> dict:
 
 def fit_clauses(asked: list[Asked], weights: dict[str, float], customer_weight: float = 1.0) -> dict:
     """The probability that a clause answers the question: a logistic regression, over every hit of every
-    question, of the question's confidence and how far the clause's ranking score falls below the first's. Each
-    question weighs as `_balanced` says, customer questions (the set "gold") `customer_weight` times more, shared
-    among its hits: the probability is meant for customers' questions, which name what they ask about more plainly
-    than PolicyQA's crowd workers did. The gap's weight is positive, so within a question the probability falls as
-    the ranking does: ranking by it is ranking by the score."""
+    question, of CLAUSE_SIGNALS: the question's confidence, how far the clause's ranking score falls below the
+    best, the fact it asks for that the clause does not state and the reader's logit. Each
+    question weighs as `_balanced` says, customer questions (every set but "policyqa") `customer_weight` times more,
+    shared among its hits: the probability is meant for customers' questions, which name what they ask about more plainly
+    than PolicyQA's crowd workers did. The gap's weight is positive: among clauses that state what the question asks
+    for, the probability falls as the ranking does."""
     from sklearn.linear_model import LogisticRegression
 
-    rows = [np.column_stack([np.full(len(a.scores), a.confidence(weights)), a.scores - a.scores[0]]) for a in asked]
-    favoured = np.array([customer_weight if a.group == "gold" else 1.0 for a in asked])
+    rows = [np.column_stack([np.full(len(a.scores), a.confidence(weights)), a.scores - a.scores.max(), a.unstated,
+                             a.reads]) for a in asked]
+    favoured = np.array([1.0 if a.group == "policyqa" else customer_weight for a in asked])
     shares = [np.full(len(a.scores), w / len(a.scores)) for a, w in zip(asked, _balanced(asked) * favoured)]
     model = LogisticRegression(max_iter=5000).fit(np.vstack(rows), np.concatenate([a.right for a in asked]),
                                                   sample_weight=np.concatenate(shares))
-    (scale, gap), intercept = model.coef_[0], model.intercept_[0]
-    if gap <= 0:
+    weights_ = dict(zip(CLAUSE_SIGNALS, model.coef_[0].tolist()))
+    if weights_["gap"] <= 0:
         raise PolicyQAError("The fitted probability does not fall with the ranking; check the questions' answers.")
-    return {"clauses": {"confidence": round(float(scale), 3), "gap": round(float(gap), 3),
-                        "intercept": round(float(intercept), 3)}}
+    return {"clauses": {name: round(w, 3) for name, w in weights_.items()}
+            | {"intercept": round(float(model.intercept_[0]), 3)}}
 
 
-def probabilities(confidence_: float, scores: np.ndarray) -> np.ndarray:
-    """Each hit's probability that it answers the question (`fit_clauses`), from the question's confidence and the
-    hits' ranking scores, best first."""
+def probabilities(confidence_: float, scores: np.ndarray, unstated: np.ndarray, reads: np.ndarray) -> np.ndarray:
+    """Each hit's probability that it answers the question (`fit_clauses`), from the question's confidence, the
+    hits' ranking scores, the facts they do not state and the reader's logits."""
     if not len(scores) or not np.isfinite(confidence_):
         return np.zeros(len(scores))
     fitted_ = fitted()["clauses"]
-    logit = fitted_["confidence"] * confidence_ + fitted_["gap"] * (scores - scores[0]) + fitted_["intercept"]
+    logit = (fitted_["confidence"] * confidence_ + fitted_["gap"] * (scores - scores.max())
+             + fitted_["unstated"] * unstated + fitted_["reads"] * reads + fitted_["intercept"])
     return np.round(1 / (1 + np.exp(-np.clip(logit, -50.0, 50.0))), 4)
 
 
@@ -159,10 +179,18 @@ def fit_citing(asked: list[Asked], threshold: float) -> float:
     the clause probability in use."""
     needed, weights = [], fitted()["support"]
     for a in asked:
-        p = probabilities(a.confidence(weights), a.scores)
-        if a.answerable and p[0] >= threshold and not a.right[0] and a.right[1:3].any():
-            needed.append(float(p[1:3][a.right[1:3]].max()))
+        p, right = ranked(a, weights)
+        if a.answerable and p[0] >= threshold and not right[0] and right[1:3].any():
+            needed.append(float(p[1:3][right[1:3]].max()))
     return min(needed, default=0.0)
+
+
+def ranked(a: Asked, weights: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The question's hits as the answer orders them, by the clause probability in use: each one's probability and
+    whether it answers."""
+    p = probabilities(a.confidence(weights), a.scores, a.unstated, a.reads)
+    order = np.argsort(-p, kind="stable")
+    return p[order], a.right[order]
 
 
 def fit_ranking(questions: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]) -> dict[str, float]:

@@ -271,11 +271,19 @@ def _prepare_index(corpus: Path, index: Path) -> None:
               "and save them with the package.")
 @click.option("--from-feedback", is_flag=True, help="Evaluate (or with --calibrate fit) on the thumbs-up answers and "
               "declines in the feedback database, in place of the gold set.")
+@click.option("--unseen", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="A folder of policies nothing is fitted on, with questions.jsonl over them (the gold set's format), "
+                   "measured beside the current policies (e.g. tests/data/unseen).")
+@click.option("--ablation", is_flag=True, help="First measure every set with each step's calibration fitted without "
+              "the signals later steps add (the question classifier, the reader, the fact-kind check); nothing is saved.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @_friendly
 def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies: Path | None, bench_dir: Path | None,
-             limit: int | None, skip_bench: bool, calibrate: bool, from_feedback: bool, as_json: bool) -> None:
+             limit: int | None, skip_bench: bool, calibrate: bool, from_feedback: bool, unseen: Path | None,
+             ablation: bool, as_json: bool) -> None:
     """Measure answer quality on policies held out from fitting: the gold set, PolicyQA dev, current policies."""
+    from dataclasses import replace
+
     from . import calibration, embedder, evaluation, store, training
 
     index = index or settings.path("index")
@@ -291,47 +299,97 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies
     if with_bench:
         click.echo("Fitting held-out topic models, adapters, excerpt models and ranking weights...", err=True)
         questions, folds = evaluation.policyqa_folds(bench, work, model)
+        customers = evaluation.customer_questions(work / "corpus")
         per_fold, per_policy, ranking = training.held_out(folds, questions, loaded, cases, model)
+        readers = training.held_out_readers(folds, customers, model, work, _progress_bars())
+        per_fold = [replace(fitted, reader=fold_reader) for fitted, fold_reader in zip(per_fold, readers)]
     elif calibrate:  # ranking weights fitted on the gold set alone (a deployer's own questions, `--gold`), in-sample
         ranking = calibration.fit_ranking([q for _, q in training.customer_ranking_questions(loaded, cases, model)])
     figures: dict = {"held_out": per_policy is not None}
-    if calibrate:
+    policies = policies or shared / "policies"
+    unseen_sets = [("modern", policies, evaluation.data_file("modern.jsonl")),
+                   ("modern_near", policies, evaluation.data_file("modern_near.jsonl")),
+                   ("unseen", unseen, unseen / "questions.jsonl" if unseen else None)]
+    unseen_sets = [(name, folder, asked) for name, folder, asked in unseen_sets
+                   if with_bench and folder and folder.is_dir() and asked.is_file()]
+    measured = lambda: _measured(loaded, model, cases, per_policy, (questions, customers, work, folds, per_fold, limit)  # noqa: E731
+                                 if with_bench else None, unseen_sets)
+    if calibrate or ablation:
         click.echo("Fitting the support's weights, the clause probability and the thresholds...", err=True)
-        elsewhere = evaluation.policyqa_asked(questions, model, folds, per_fold) if with_bench else []
+        elsewhere = evaluation.policyqa_asked(questions, customers, model, folds, per_fold) if with_bench else []
+    if ablation:
+        figures["ablation"] = {}
+        for step, left_out in ABLATION.items():
+            with calibration.using(**_calibrated(loaded, model, cases, ranking, per_policy, elsewhere, left_out)):
+                figures["ablation"][step] = measured()
+    if calibrate:
         figures["calibration"] = _calibrated(loaded, model, cases, ranking, per_policy, elsewhere)
         calibration.save(figures["calibration"])
-    threshold = figures["threshold"] = calibration.fitted()["threshold"]
-    figures["gold"] = evaluation.gold_metrics(loaded, evaluation.run_gold(loaded, model, cases, threshold, per_policy))
+    figures["threshold"] = calibration.fitted()["threshold"]
+    figures |= measured()
     if per_policy:
-        figures["gold_in_sample"] = evaluation.gold_metrics(loaded, evaluation.run_gold(loaded, model, cases, threshold))
-    if with_bench:
-        figures["policyqa_dev"] = evaluation.run_bench(questions, work, model, folds, per_fold, threshold, limit, _progress_bars())
-        policies = policies or shared / "policies"
-        if policies.is_dir():
-            figures["modern"] = evaluation.run_modern(policies, work / "modern", model, threshold)
-        if (bench.parent / "privacyqa_questions_train.tsv").is_file():
-            figures["privacyqa"] = evaluation.run_privacyqa(bench.parent, settings.path("corpus"), work, model)
+        figures["gold_in_sample"] = evaluation.gold_metrics(loaded, evaluation.run_gold(loaded, model, cases,
+                                                                                        figures["threshold"]))
+    if with_bench and (bench.parent / "privacyqa_questions_train.tsv").is_file():
+        figures["privacyqa"] = evaluation.run_privacyqa(bench.parent, settings.path("corpus"), work, model)
     click.echo(json.dumps(figures, indent=1) if as_json else _render_figures(figures))
 
 
-def _calibrated(index, model, cases: list, ranking: dict[str, float], per_policy: dict | None, elsewhere: list) -> dict:
+# The sets over policies nothing is fitted on, as `eval` names them.
+UNSEEN_SETS = {"modern": "Current policies (modern.jsonl)",
+               "modern_near": "Current policies, near-topic questions (modern_near.jsonl)",
+               "unseen": "Never-seen policies (--unseen)"}
+
+# `eval --ablation`: each step's calibration is fitted with the signals named left out (they weigh 0).
+ABLATION = {
+    "today's ranking": {"product", "reads", "unstated"},
+    "+ question classifier": {"reads", "unstated"},
+    "+ reader": {"unstated"},
+    "+ fact-kind check": set(),
+}
+
+
+def _measured(index, model, cases: list, per_policy: dict | None, bench: tuple | None,
+              unseen_sets: list[tuple[str, Path, Path]]) -> dict:
+    """The figures of every set at hand, with the calibration in use: the gold set (each policy's questions asked
+    as `per_policy` says), PolicyQA dev with the team's customer questions over it (`bench`: its questions, customer
+    questions, work folder, folds, per-fold fits and question limit) and each (name, policies, questions) of
+    `unseen_sets`, policies nothing was fitted on."""
+    from . import calibration, evaluation
+
+    threshold = calibration.fitted()["threshold"]
+    figures = {"gold": evaluation.gold_metrics(index, evaluation.run_gold(index, model, cases, threshold, per_policy))}
+    if bench:
+        questions, customers, work, folds, per_fold, limit = bench
+        figures["policyqa_dev"] = evaluation.run_bench(questions, customers, work, model, folds, per_fold, threshold,
+                                                       limit, _progress_bars())
+        for name, policies, asked in unseen_sets:
+            figures[name] = evaluation.run_modern(policies, work / f"held-{policies.name}", model, threshold, asked)
+    return figures
+
+
+def _calibrated(index, model, cases: list, ranking: dict[str, float], per_policy: dict | None, elsewhere: list,
+                left_out: set[str] = frozenset()) -> dict:
     """What `eval --calibrate` saves, fitted with `ranking`: the support's weights and the clause probability on the
     customer `cases` (each asked as `per_policy` says) and the questions asked `elsewhere`, then the decline threshold
-    on the cases (with its 2-fold check and curve) and the citing threshold. Nothing is saved here: a fit that fails
-    leaves the shipped numbers as they were."""
+    on the cases and the customer questions asked elsewhere (with its 2-fold check and curve) and the citing
+    threshold; the signals `left_out` weigh 0.
+    Nothing is saved here: a fit that fails leaves the shipped numbers as they were."""
     from . import calibration, evaluation, training
 
     with calibration.using(ranking=ranking):
-        asked = evaluation.gold_asked(evaluation.run_gold(index, model, cases, 0.0, per_policy)) + elsewhere
+        asked = calibration.without(evaluation.gold_asked(evaluation.run_gold(index, model, cases, 0.0, per_policy))
+                                    + elsewhere, left_out)
         support = calibration.fit_support(asked)
         clauses = calibration.fit_clauses(asked, support["support"], training.CUSTOMER_WEIGHT)
         with calibration.using(**support, **clauses):
-            results = evaluation.run_gold(index, model, cases, 0.0, per_policy)
-            threshold = evaluation.fit_threshold(results)
+            outcomes = (evaluation.gold_outcomes(evaluation.run_gold(index, model, cases, 0.0, per_policy))
+                        + evaluation.asked_outcomes([a for a in asked if a.group == "customers"]))
+            threshold = evaluation.fit_threshold(outcomes)
             return {"ranking": ranking, **support, **clauses, "threshold": threshold,
                     "cite": calibration.fit_citing(asked, threshold),
-                    "cross_validated": evaluation.cross_validated(results),
-                    "curve": evaluation.decline_curve(results, evaluation.threshold_grid(results))}
+                    "cross_validated": evaluation.cross_validated(outcomes),
+                    "curve": evaluation.decline_curve(outcomes, evaluation.threshold_grid(outcomes))}
 
 
 def _customer_cases(gold: Path | None, from_feedback: bool) -> list:
@@ -386,17 +444,20 @@ def _render_figures(figures: dict) -> str:
             f"  an answer among the 50 best-ranked clauses {b['recall@50']:.3f} (among the baseline's 50 windows "
             f"{b['baseline_recall@50']:.3f}); among every clause the ranking scores {b['candidate_recall']:.3f} "
             f"(median {b['candidates_median']:.0f} clauses)",
-            f"  declined at the shipped threshold {b['declined']:.3f} (every question is answerable); "
-            f"{b['unanswerable_declined']:.3f} of {b['unanswerable']} unanswerable questions declined",
+            f"  declined at the shipped threshold {b['declined']:.3f} (every question is answerable)",
+            f"  the team's customer questions over the same policies (the clause probability is fitted on them): "
+            f"{b['customer_answerable']} answerable, right clause cited in the top 3 {b['customer_hit@3']:.3f}, declined "
+            f"{b['customer_declined']:.3f}; {b['unanswerable_declined']:.3f} of {b['unanswerable']} unanswerable declined",
         ]
-    if "modern" in figures:
-        m = figures["modern"]
+    for name, m in ((name, figures[name]) for name in UNSEEN_SETS if name in figures):
         lines += [
-            f"Current policies (modern.jsonl, never fitted on): {m['answerable']} answerable, {m['unanswerable']} unanswerable",
+            f"{UNSEEN_SETS[name]} (never fitted on): {m['answerable']} answerable, {m['unanswerable']} unanswerable",
             f"  right clause cited in the top 3 {m['hit@3']:.3f} (plain baseline's windows {m['baseline_hit@3']:.3f})   "
             f"hit@1 {m['hit@1']:.3f}   answer inside a top-3 quote {m['quoted@3']:.3f}",
             f"  declined {m['decline_recall']:.3f} of unanswerable, precision {m['decline_precision']:.3f}   verbatim {m['verbatim']:.3f}",
         ]
+    if "ablation" in figures:
+        lines += _render_ablation(figures["ablation"])
     if "privacyqa" in figures:
         p = figures["privacyqa"]
         lines += [
@@ -407,6 +468,33 @@ def _render_figures(figures: dict) -> str:
             f"{p['on_topic@3']:.3f} vs plain dense {p['baseline_on_topic@3']:.3f}",
         ]
     return "\n".join(lines)
+
+
+def _render_ablation(steps: dict[str, dict]) -> list[str]:
+    """One row per step of `eval --ablation` (and plain retrieval's, which never declines): per set, the answerable
+    questions whose right clause is cited in the top 3 and the unanswerable ones declined."""
+    def cells(f: dict) -> list[str]:
+        row = [f"{f['gold']['hit@3']:.3f} / {f['gold']['decline_recall']:.3f}"]
+        if "policyqa_dev" in f:
+            b = f["policyqa_dev"]
+            row += [f"{b['span_hit@3']:.3f} (x{b['span_ratio']}) / {1 - b['declined']:.3f}",
+                    f"{b['customer_hit@3']:.3f} / {b['unanswerable_declined']:.3f}"]
+        row += [f"{f[name]['hit@3']:.3f} / {f[name]['decline_recall']:.3f}" for name in UNSEEN_SETS if name in f]
+        return row
+
+    first = next(iter(steps.values()))
+    header = ["step", "gold: top 3 / declined"]
+    plain = ["plain retrieval", "-"]
+    if "policyqa_dev" in first:
+        header += ["PolicyQA: span-hit@3 / answered", "customers over PolicyQA: top 3 / declined"]
+        plain += [f"{first['policyqa_dev']['baseline_span_hit@3']:.3f} / 1.000", "-"]
+    for name in UNSEEN_SETS:
+        if name in first:
+            header.append(f"{name}: top 3 / declined")
+            plain.append(f"{first[name]['baseline_hit@3']:.3f} / 0.000")
+    rows = [header, plain] + [[step, *cells(f)] for step, f in steps.items()]
+    return ["Ablation (each step's calibration fitted without the signals after it; held out as above):"] + [
+        "  | " + " | ".join(row) + " |" for row in rows]
 
 
 @cli.command("train")
@@ -423,8 +511,11 @@ def _render_figures(figures: dict) -> str:
 def train(index: Path | None, gold: Path | None, bench: Path | None, bench_dir: Path | None, skip_bench: bool,
           from_feedback: bool) -> None:
     """Refit the query adapter (app/data/adapter.npz) and the excerpt model (app/data/excerpts.json) on PolicyQA dev
-    and the gold set."""
-    from . import adapter, embedder, evaluation, excerpts, store, training
+    and the gold set, the question classifier (app/data/questions.npz) on app/data/question_kinds.jsonl and the
+    reader (app/data/reader.onnx) on the customer questions over PolicyQA's policies (with --skip-bench, the gold
+    set's)."""
+    from . import adapter, embedder, evaluation, excerpts, questions, reader, store, training
+    from .tokens import search_text
 
     index = index or settings.path("index")
     bench = bench or settings.shared_data() / "bench" / "policyqa_dev.json"
@@ -438,17 +529,33 @@ def train(index: Path | None, gold: Path | None, bench: Path | None, bench_dir: 
     policyqa: list = []
     if not skip_bench:
         work = bench_dir or index.parent / ".bench"
-        questions = evaluation.bench_corpus(bench, work / "corpus")
+        asked = evaluation.bench_corpus(bench, work / "corpus")
         store.build(work / "corpus", work / "all", model, _progress_bars())
         policyqa_index = store.load(work / "all")
-        policyqa = training.policyqa_examples(policyqa_index, model, questions)
-        sentences = training.policyqa_excerpts(policyqa_index, model, questions) + sentences
-    fitted_adapter, fitted_excerpts = training.fit(policyqa, customer), excerpts.fit(sentences)  # both, then save
-    adapter.save(fitted_adapter, adapter.shipped_path())
-    excerpts.save(fitted_excerpts, excerpts.shipped_path())
+        policyqa = training.policyqa_examples(policyqa_index, model, asked)
+        sentences = training.policyqa_excerpts(policyqa_index, model, asked) + sentences
+        pairs = training.reader_pairs(policyqa_index, model, evaluation.customer_questions(work / "corpus"))
+    else:
+        pairs = training.gold_reader_pairs(customer_index, model, cases)
+    labelled = questions.load()
+    kinds = model.encode([search_text(q.question) for q in labelled])
+    fitted_adapter, fitted_excerpts = training.fit(policyqa, customer), excerpts.fit(sentences)  # all, then save
+    fitted_questions, accuracy = questions.fit(kinds, labelled), questions.held_out_accuracy(kinds, labelled)
+    fitting = reader.shipped_path().with_name(".fitting-reader.onnx")  # published once every part is fitted
+    try:
+        reader.fit(pairs, fitting, _progress_bars())
+        adapter.save(fitted_adapter, adapter.shipped_path())
+        excerpts.save(fitted_excerpts, excerpts.shipped_path())
+        questions.save(fitted_questions, questions.shipped_path())
+        reader.publish(fitting)
+    finally:
+        fitting.unlink(missing_ok=True)
     click.echo(f"Fitted on {len(policyqa)} PolicyQA and {len(customer)} customer questions ({len(sentences)} answering "
-               f"clauses for excerpts); saved {adapter.shipped_path()} and {excerpts.shipped_path()}. "
-               "Run `policyqa eval` to measure them on held-out policies (the decline reads neither).")
+               f"clauses for excerpts), {len(labelled)} labelled questions (held out by sector: product or policy "
+               f"{accuracy['about']:.1%} right, fact asked for {accuracy['fact']:.1%}) and {len(pairs)} question-clause "
+               f"pairs for the reader; saved {adapter.shipped_path()}, {excerpts.shipped_path()}, "
+               f"{questions.shipped_path()} and {reader.shipped_path()}. "
+               "Run `policyqa eval --calibrate` to refit the probability that reads them, on held-out policies.")
 
 
 @cli.command("train-topics")

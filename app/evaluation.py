@@ -20,7 +20,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from . import adapter, answer, calibration, documents, excerpts, search, settings, store, topics, vectors as vector_index
+from . import adapter, answer, calibration, documents, excerpts, reader, search, settings, store, topics, vectors as vector_index
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Answer, Clause
@@ -92,16 +92,18 @@ class CaseResult:
 @dataclass(frozen=True)
 class HeldOut:
     """What questions about some policies are asked with when they are held out: the query adapter, the ranking
-    weights and the excerpt model fitted without them (app/training.py)."""
+    weights, the excerpt model and the reader fitted without them (app/training.py)."""
 
     adapter: adapter.Adapter | None = None
     ranking: dict[str, float] | None = None  # None: the shipped weights
     excerpts: excerpts.Model | None = None  # None: the shipped model
+    reader: reader.Reader | None = None  # None: the shipped reader (fitted on no seed or current policy)
 
     @contextmanager
     def using(self) -> Iterator[None]:
         with (adapter.using(self.adapter), calibration.using(**({"ranking": self.ranking} if self.ranking else {})),
-              excerpts.using(self.excerpts) if self.excerpts else nullcontext()):
+              excerpts.using(self.excerpts) if self.excerpts else nullcontext(),
+              reader.using(self.reader) if self.reader else nullcontext()):
             yield
 
 
@@ -197,8 +199,8 @@ def asked(found: answer.Assessment, right: Callable[[Clause], bool], answerable:
     if not found.hits:
         return None
     return calibration.Asked(np.array([[h.plain, h.topic, h.coverage] for h in found.hits]),
-                             np.array([h.score for h in found.hits]), np.array([right(h.clause) for h in found.hits]),
-                             found.absent, found.unmentioned, answerable, group)
+                             np.array([h.score for h in found.hits]), np.array(found.unstated), np.array(found.reads),
+                             np.array([right(h.clause) for h in found.hits]), found.question_signals, answerable, group)
 
 
 def gold_asked(results: list[CaseResult]) -> list[calibration.Asked]:
@@ -208,44 +210,64 @@ def gold_asked(results: list[CaseResult]) -> list[calibration.Asked]:
                            "gold"))]
 
 
-def decline_curve(results: list[CaseResult], thresholds: list[float]) -> list[dict]:
+@dataclass(frozen=True)
+class Outcome:
+    """What the decline threshold reads of a question: the probability of the clause its answer puts first, whether
+    its policy answers it and whether an answering clause is among the top 3."""
+
+    probability: float
+    answerable: bool
+    found: bool
+
+
+def gold_outcomes(results: list[CaseResult]) -> list[Outcome]:
+    return [Outcome(r.top_score, bool(r.case.anchor), bool(r.rank and r.rank <= 3)) for r in results]
+
+
+def asked_outcomes(asked_: list[calibration.Asked]) -> list[Outcome]:
+    """The outcome of each question asked, read with the support's weights and clause probability in use."""
+    weights = calibration.fitted()["support"]
+    return [Outcome(float(p[0]), a.answerable, bool(right[:3].any()))
+            for a in asked_ for p, right in [calibration.ranked(a, weights)]]
+
+
+def decline_curve(outcomes: list[Outcome], thresholds: list[float]) -> list[dict]:
     """For each threshold: decline precision/recall and the share of answerable questions kept."""
     rows = []
+    unanswerable = [o for o in outcomes if not o.answerable]
+    answerable = [o for o in outcomes if o.answerable]
     for t in thresholds:
-        declined = [r for r in results if r.top_score < t]
-        unanswerable = [r for r in results if not r.case.anchor]
-        answerable = [r for r in results if r.case.anchor]
+        declined = [o for o in outcomes if o.probability < t]
         rows.append({
             "threshold": round(t, 3),
-            "decline_precision": _share(sum(1 for r in declined if not r.case.anchor), len(declined)),
-            "decline_recall": _share(sum(1 for r in unanswerable if r.top_score < t), len(unanswerable)),
-            "answered_correct": _share(sum(1 for r in answerable if r.top_score >= t and r.rank and r.rank <= 3), len(answerable)),
+            "decline_precision": _share(sum(1 for o in declined if not o.answerable), len(declined)),
+            "decline_recall": _share(sum(1 for o in unanswerable if o.probability < t), len(unanswerable)),
+            "answered_correct": _share(sum(1 for o in answerable if o.probability >= t and o.found), len(answerable)),
         })
     return rows
 
 
-def threshold_grid(results: list[CaseResult], points: int = 25) -> list[float]:
+def threshold_grid(outcomes: list[Outcome], points: int = 25) -> list[float]:
     """Thresholds spread over the probabilities the questions actually got."""
-    scores = [r.top_score for r in results if np.isfinite(r.top_score)]
+    scores = [o.probability for o in outcomes if np.isfinite(o.probability)]
     return [round(float(t), 3) for t in np.linspace(min(scores), max(scores), points)] if scores else []
 
 
-def fit_threshold(results: list[CaseResult]) -> float:
+def fit_threshold(outcomes: list[Outcome]) -> float:
     """The threshold that gets most questions right: answerable ones answered with the right clause
     in the top 3, unanswerable ones declined. Ties go to the middle of the best interval."""
-    scores = sorted({round(r.top_score, 4) for r in results})
+    scores = sorted({round(o.probability, 4) for o in outcomes})
     candidates = [(a + b) / 2 for a, b in zip(scores, scores[1:])] or [0.0]
     def right(t: float) -> int:
-        return sum((r.top_score < t) if not r.case.anchor else (r.top_score >= t and bool(r.rank and r.rank <= 3))
-                   for r in results)
+        return sum((o.probability < t) if not o.answerable else (o.probability >= t and o.found) for o in outcomes)
     best = max(right(t) for t in candidates)
     winners = [t for t in candidates if right(t) == best]
     return round(winners[len(winners) // 2], 4)
 
 
-def cross_validated(results: list[CaseResult]) -> dict:
+def cross_validated(outcomes: list[Outcome]) -> dict:
     """Fit on one half, measure on the other, both ways: decline figures on questions the fit never saw."""
-    folds = [results[0::2], results[1::2]]
+    folds = [outcomes[0::2], outcomes[1::2]]
     measured = []
     for train, test in ((folds[0], folds[1]), (folds[1], folds[0])):
         t = fit_threshold(train)
@@ -360,18 +382,17 @@ def policyqa_folds(bench_file: Path, work_dir: Path, embedder: Embedder) -> tupl
     return questions, folds
 
 
-def policyqa_asked(questions: list[BenchQuestion], embedder: Embedder, folds: list[Fold], fitted: list[HeldOut]
-                   ) -> list[calibration.Asked]:
-    """`asked` of PolicyQA's answerable questions and the team's unanswerable ones over the same policies, each
-    asked with the topic model, adapter and ranking fitted without its policy."""
-    spans = [(q.policy, q.question, q.spans) for q in questions] + [(c.policy, c.question, ()) for c in _unanswerable()]
+def policyqa_asked(questions: list[BenchQuestion], customers: list[BenchQuestion], embedder: Embedder,
+                   folds: list[Fold], fitted: list[HeldOut]) -> list[calibration.Asked]:
+    """`asked` of PolicyQA's questions and the team's customer questions over the same policies, each asked with
+    the topic model, adapter and ranking fitted without its policy."""
+    spans = [(q, "policyqa") for q in questions] + [(q, "customers") for q in customers]
     found = []
     for fold in held_out(folds, fitted):
-        for policy, question, answers in spans:
-            if policy in fold.held:
-                found.append(asked(answer.assess(fold.index, embedder, question, policy=policy),
-                                   lambda c, answers=answers: overlaps(c.start, c.end, answers), bool(answers),
-                                   "policyqa"))
+        for q, group in spans:
+            if q.policy in fold.held:
+                found.append(asked(answer.assess(fold.index, embedder, q.question, policy=q.policy),
+                                   lambda c, q=q: overlaps(c.start, c.end, q.spans), bool(q.spans), group))
     return [a for a in found if a]
 
 
@@ -382,16 +403,23 @@ def held_out(folds: list[Fold], fitted: list[HeldOut]) -> Iterator[Fold]:
             yield fold
 
 
-def _unanswerable() -> list[GoldCase]:
-    return load_gold(Path(str(files("app") / "data" / "policyqa_unanswerable.jsonl")))
+def customer_questions(corpus_dir: Path) -> list[BenchQuestion]:
+    """The team's customer questions over PolicyQA's policies (app/data/policyqa_customers.jsonl), written the way
+    customers ask: the answerable ones with the span of their anchor in `corpus_dir` (bench_corpus's documents), the
+    others with none. Questions about policies, or anchors, that `corpus_dir` lacks (a smaller bench) are left out."""
+    present = {documents.policy_id(path) for path in documents.corpus_files(corpus_dir)}
+    cases = anchored([c for c in load_gold(data_file("policyqa_customers.jsonl")) if c.policy in present], corpus_dir)
+    return [BenchQuestion(c.policy, c.question, spans, spans) for c in cases if not c.anchor or c.at is not None
+            for spans in [((c.at, c.at + len(c.anchor)),) if c.anchor else ()]]
 
 
-def run_bench(questions: list[BenchQuestion], work_dir: Path, embedder: Embedder, folds: list[Fold],
-              fitted: list[HeldOut], threshold: float, limit: int | None = None, progress=None) -> dict:
+def run_bench(questions: list[BenchQuestion], customers: list[BenchQuestion], work_dir: Path, embedder: Embedder,
+              folds: list[Fold], fitted: list[HeldOut], threshold: float, limit: int | None = None, progress=None
+              ) -> dict:
     """Each fold's questions asked with its topic model, adapter and ranking, all fitted without its policies; and
-    the team's unanswerable questions over the same policies (app/data/policyqa_unanswerable.jsonl)."""
-    unanswerable = _unanswerable()
-    refused = 0
+    the team's customer questions over the same policies (`customer_questions`), answerable and not."""
+    unanswerable = [q for q in customers if not q.spans]
+    refused, customer_hits = 0, []
     if limit:
         questions = questions[::max(1, len(questions) // limit)][:limit]
     baseline = _Baseline(work_dir / "corpus", embedder)
@@ -419,9 +447,13 @@ def run_bench(questions: list[BenchQuestion], work_dir: Path, embedder: Embedder
             if progress:
                 progress("questions", len(ours), len(questions))
         seconds += time.monotonic() - started
-        for case in unanswerable:
-            if case.policy in fold.held:
-                refused += answer.assess(fold.index, embedder, case.question, policy=case.policy).probability < threshold
+        for q in (q for q in customers if q.policy in fold.held):
+            shipped = answer.respond(fold.index, answer.assess(fold.index, embedder, q.question, policy=q.policy),
+                                     top_k=3, threshold=threshold)
+            if q.spans:
+                customer_hits.append(_hits([(c.start, c.end) for c in shipped.citations], q) + (not shipped.answered,))
+            else:
+                refused += not shipped.answered
     (span, seg), (every_span, every_seg), (base_span, base_seg) = _rates(answered), _rates(ours), _rates(base)
     ratio = lambda ours, theirs: round(ours / theirs, 3) if theirs else None  # noqa: E731
     return {
@@ -439,6 +471,9 @@ def run_bench(questions: list[BenchQuestion], work_dir: Path, embedder: Embedder
         "declined": _share(declined, len(ours)),  # every PolicyQA question is answerable: these would be wrongly declined
         "unanswerable": len(unanswerable),
         "unanswerable_declined": _share(refused, len(unanswerable)),
+        "customer_answerable": len(customer_hits),
+        "customer_hit@3": _share(sum(span for span, _, _ in customer_hits), len(customer_hits)),
+        "customer_declined": _share(sum(declined for _, _, declined in customer_hits), len(customer_hits)),
         "seconds": round(seconds, 1),
     }
 
@@ -448,9 +483,14 @@ def _rates(hits: list[tuple[bool, bool]]) -> tuple[float, float]:
     return _share(sum(span for span, _ in hits), len(hits)), _share(sum(seg for _, seg in hits), len(hits))
 
 
-def run_modern(policies_dir: Path, work_dir: Path, embedder: Embedder, threshold: float) -> dict:
-    """The team's customer questions over current policies nothing was fitted on (app/data/modern.jsonl),
-    next to the plain baseline's top-3 windows."""
+def data_file(name: str) -> Path:
+    """A question set shipped in app/data."""
+    return Path(str(files("app") / "data" / name))
+
+
+def run_modern(policies_dir: Path, work_dir: Path, embedder: Embedder, threshold: float, questions: Path) -> dict:
+    """The team's customer `questions` over policies nothing was fitted on (the current policies' modern.jsonl and
+    modern_near.jsonl), next to the plain baseline's top-3 windows."""
     corpus = work_dir / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
     for path in documents.corpus_files(policies_dir):
@@ -458,7 +498,7 @@ def run_modern(policies_dir: Path, work_dir: Path, embedder: Embedder, threshold
             (corpus / path.name).write_bytes(path.read_bytes())
     store.build(corpus, work_dir / "index", embedder)
     index = store.load(work_dir / "index")
-    cases = anchored(load_gold(Path(str(files("app") / "data" / "modern.jsonl"))), corpus)
+    cases = anchored(load_gold(questions), corpus)
     figures = gold_metrics(index, run_gold(index, embedder, cases, threshold), corpus)
     baseline = _Baseline(corpus, embedder)
     answerable = [c for c in cases if c.anchor]

@@ -123,10 +123,12 @@ class Answer:
     id: object = None
     as_of: str | None = None  # the date whose versions answered; None: the latest
     confidence: float | None = None  # the first citation's probability (or, declined, the best clause's); None: not retrieval's answer
+    declined_as: str | None = None  # why it was declined: "product" (a product or support question) or "not covered"
 
     def to_json(self) -> dict:
         data = {"question": self.question, "answered": self.answered, "answer": self.answer, "policy": self.policy,
-                "as_of": self.as_of, "confidence": self.confidence, "citations": [c.to_json() for c in self.citations]}
+                "as_of": self.as_of, "confidence": self.confidence, "declined_as": self.declined_as,
+                "citations": [c.to_json() for c in self.citations]}
         if self.id is not None:
             data = {"id": self.id, **data}
         return data

@@ -8,17 +8,22 @@ Training data:
 - the gold set over the seed corpus (app/data/gold.jsonl, written by the team, the way customers
   ask): a clause (or sentence) answers when it holds the anchor. Each of these questions counts CUSTOMER_WEIGHT
   times: they are few (115 against 2,420) but worded the way the product is asked.
+- the team's customer questions over PolicyQA dev's policies (app/data/policyqa_customers.jsonl: 662 answerable
+  with a verbatim anchor, 279 that the policy does not answer): the reader's training data.
 
 A deployer can add their own questions in the gold set's format (`--gold`) and retrain.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from contextlib import nullcontext
+from pathlib import Path
 
 import numpy as np
 
-from . import adapter, answer, calibration, evaluation, excerpts, search, store, topics
+from . import adapter, answer, calibration, evaluation, excerpts, reader, search, store, topics
 from .embedder import Embedder
 from .tokens import search_text
 
@@ -82,6 +87,45 @@ def _excerpt_examples(index: store.Index, embedder: Embedder, asked: list[tuple]
             if right(clause.start, clause.end) and (features := excerpts.features(index, row, query, vector)) is not None:
                 found.append((features, np.array([right(s.start, s.end) for s in clause.sentences]), weight))
     return found
+
+
+def reader_pairs(index: store.Index, embedder: Embedder, questions: list[evaluation.BenchQuestion]) -> list[reader.Pair]:
+    """What `reader.fit` reads: each question of a policy in `index` (as searched) with the ten clauses retrieval
+    ranks first for it, a clause answering when it overlaps the question's spans (none for an unanswerable one)."""
+    pairs = []
+    for q in (q for q in questions if q.policy in index.policies):
+        found = answer.assess(index, embedder, q.question, policy=q.policy)
+        pairs += [(found.query, h.clause.text, evaluation.overlaps(h.clause.start, h.clause.end, q.spans))
+                  for h in found.hits]
+    return pairs
+
+
+def gold_reader_pairs(index: store.Index, embedder: Embedder, cases: list[evaluation.GoldCase]) -> list[reader.Pair]:
+    """`reader_pairs` of gold-format cases (a deployer's own questions) over the corpus in `index`."""
+    questions = []
+    for case in (c for c in cases if c.expected_policy in index.policies):
+        at = evaluation.anchor_offset(case)
+        if not case.anchor or at is not None:
+            questions.append(evaluation.BenchQuestion(case.expected_policy, case.question,
+                                                      ((at, at + len(case.anchor)),) if case.anchor else (), ()))
+    return reader_pairs(index, embedder, questions)
+
+
+def held_out_readers(folds: list[evaluation.Fold], customers: list[evaluation.BenchQuestion], embedder: Embedder,
+                     work: Path, progress=None) -> list[reader.Reader]:
+    """One reader per PolicyQA fold, fitted on the customer questions over the other folds' policies (as each fold
+    is asked: with its topic model). Each is kept in `work` under a digest of its pairs: the same pairs are not
+    fitted twice (a fit takes minutes)."""
+    per_fold = []
+    for fold in folds:
+        with topics.using(fold.topic_model):
+            per_fold.append(reader_pairs(fold.index, embedder, customers))
+    readers = []
+    for k in range(len(folds)):
+        pairs = [pair for j, pairs_ in enumerate(per_fold) if j != k for pair in pairs_]
+        path = work / f"reader-{hashlib.sha256(json.dumps(pairs).encode('utf-8')).hexdigest()[:16]}.onnx"
+        readers.append(reader.Reader(path) if path.is_file() else reader.fit(pairs, path, progress))
+    return readers
 
 
 def fit(policyqa: list[adapter.Example], customer: list[adapter.Example]) -> adapter.Adapter:

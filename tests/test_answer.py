@@ -53,7 +53,7 @@ def test_every_citation_carries_the_fitted_probability_that_its_clause_answers(e
     assert answered.citations[0].probability == answered.confidence
     with calibration.using(cite=1.0):
         assert len(answering.respond(engine.index, found).citations) == 1  # the first is cited whatever its probability
-    assert calibration.probabilities(float("-inf"), np.array([1.0, 0.5])).tolist() == [0.0, 0.0]
+    assert calibration.probabilities(float("-inf"), np.array([1.0, 0.5]), np.zeros(2), np.zeros(2)).tolist() == [0.0, 0.0]
 
 
 def test_follow_up_stays_on_the_conversation_policy(engine):
@@ -105,11 +105,13 @@ def test_ranking_and_decline_use_their_own_scores(engine):
     from app import answer, calibration
 
     found = answer.assess(engine.index, engine.embedder, "do you sell my email address?", policy="laneige")
-    assert [h.score for h in found.hits] == sorted((h.score for h in found.hits), reverse=True)
+    assert found.probabilities == sorted(found.probabilities, reverse=True)  # the clauses most likely to answer first
     weights = calibration.fitted()["support"]
-    assert found.confidence == pytest.approx(max(h.support for h in found.hits) + weights["absent"] * found.absent
-                                             + weights["unmentioned"] * found.unmentioned)
-    assert weights["absent"] < 0 and weights["unmentioned"] < 0
+    signals = found.question_signals
+    assert found.confidence == pytest.approx(max(h.support for h in found.hits) + weights["absent"] * signals["absent"]
+                                             + weights["unmentioned"] * signals["unmentioned"]
+                                             + weights["product"] * signals["product"])
+    assert weights["absent"] < 0 and weights["unmentioned"] < 0 and weights["product"] < 0
     assert any(abs(h.score - h.support) > 0.01 for h in found.hits)  # ranking weighs topic agreement that support does not
 
 
@@ -160,8 +162,9 @@ def test_a_question_wholly_on_an_uncovered_topic_loses_the_penalty_one_half_on_i
 
     # LEJE never says how it tells users of changes; its clause naming "the Privacy Policy" still matches the words
     changes = answer.assess(engine.index, engine.embedder, "will you tell me if this privacy policy changes", policy="leje")
-    assert changes.absent > 0.9
+    assert changes.question_signals["absent"] > 0.9
     assert max(h.support for h in changes.hits) - changes.confidence > -0.9 * calibration.fitted()["support"]["absent"]
+    assert changes.question_signals["product"] < 0.5
     visit = engine.ask("do you track stuff when I browse your site", policy="herve-leger")
     assert visit.answered
     assert any("werecord a variety of information from your visit" in c.quote for c in visit.citations)  # the source's own glued words
@@ -186,7 +189,9 @@ def test_the_unmentioned_concept_costs_confidence_only_where_the_policy_lacks_it
     question = "what happens to my info if the company gets bought"
     found = answer.assess(engine.index, engine.embedder, question, policy="dr-esthetique")
     best = max(h.support for h in found.hits)
-    assert found.unmentioned and found.confidence == pytest.approx(best + calibration.fitted()["support"]["unmentioned"])
+    product = calibration.fitted()["support"]["product"] * found.question_signals["product"]
+    assert found.question_signals["unmentioned"] and found.confidence == pytest.approx(
+        best + calibration.fitted()["support"]["unmentioned"] + product)
     assert vocabulary.unmentioned(question, engine.index.policies["herve-leger"].text) == []
 
 
@@ -283,7 +288,7 @@ def test_the_clause_probability_rises_with_the_confidence_and_falls_with_the_ran
     assert fitted["confidence"] > 0 and fitted["gap"] > 0
     threshold = calibration.fitted()["threshold"]
     assert 0 < calibration.fit_citing(asked, threshold) < threshold
-    flipped = [calibration.Asked(a.clauses, a.scores, ~a.right, a.absent, a.unmentioned, a.answerable, a.group)
+    flipped = [calibration.Asked(a.clauses, a.scores, a.unstated, a.reads, ~a.right, a.question, a.answerable, a.group)
                for a in asked]
     with pytest.raises(PolicyQAError, match="does not fall with the ranking"):
         calibration.fit_clauses(flipped, calibration.fitted()["support"])

@@ -424,3 +424,10 @@ def test_hostile_questions_get_an_answer_or_one_line(client, feedback_store, nam
     with closing(sqlite3.connect(feedback_store.path)) as db:
         (stored,) = db.execute("SELECT question FROM asks WHERE token = ?", (answer["ask_id"],)).fetchone()
     assert stored.encode("utf-8") and "\x00" not in stored and "\u202e" not in stored, repr(stored)
+
+
+def test_a_declined_answer_says_why(client):
+    data = client.post("/api/ask", json={"question": "what are your store hours", "policy": "leje"}).json()
+    assert data["answered"] is False and data["declined_as"] == "product" and "product or service" in data["answer"]
+    data = client.post("/api/ask", json={"question": "how long do you keep my payment records?", "policy": "leje"}).json()
+    assert data["answered"] is True and data["declined_as"] is None

@@ -302,3 +302,12 @@ def test_train_on_a_deployers_own_questions_alone_needs_no_policyqa(engine, tmp_
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == ("Error: None of the training questions has an answering clause "
                                                       "in the index; index the policies they ask about.")
+
+
+def test_a_product_question_is_declined_as_one(engine):
+    result = run("ask", "--index", str(engine.index_dir), "--policy", "leje", "--json", "how much is shipping?")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["answered"] is False and answer["declined_as"] == "product"
+    plain = run("ask", "--index", str(engine.index_dir), "--policy", "leje", "how much is shipping?")
+    assert "looks like a question about the product or service" in plain.stdout

@@ -49,12 +49,14 @@ def test_each_fold_is_measured_with_a_topic_model_that_never_saw_it(small_bench,
 def test_bench_reports_both_systems_from_held_out_folds(small_bench, tmp_path, model):
     bench = small_bench / "policyqa_dev.json"
     questions, folds = evaluation.policyqa_folds(bench, tmp_path, model)
-    figures = evaluation.run_bench(questions, tmp_path, model, folds, [evaluation.HeldOut()] * 2, threshold=0.5)
+    customers = evaluation.customer_questions(tmp_path / "corpus")
+    assert customers and {q.policy for q in customers} <= {q.policy for q in questions}
+    figures = evaluation.run_bench(questions, customers, tmp_path, model, folds, [evaluation.HeldOut()] * 2, threshold=0.5)
     asked = evaluation.bench_corpus(bench, tmp_path / "corpus")
     assert questions == asked
     assert figures["questions"] == len(asked) > 20
     for key in ("span_hit@3", "seg_hit@3", "every_span_hit@3", "every_seg_hit@3", "baseline_span_hit@3",
-                "baseline_seg_hit@3", "declined", "unanswerable_declined"):
+                "baseline_seg_hit@3", "declined", "unanswerable_declined", "customer_hit@3", "customer_declined"):
         assert 0.0 <= figures[key] <= 1.0
     assert figures["seg_hit@3"] >= figures["span_hit@3"] > 0
     # the 50 best-ranked clauses are among those the ranking scores
@@ -66,13 +68,15 @@ def test_bench_reports_both_systems_from_held_out_folds(small_bench, tmp_path, m
     assert [f.held for f in folds] == fold_files
     cached = (tmp_path / "topic-training.npz").stat().st_mtime_ns
     again, refolded = evaluation.policyqa_folds(bench, tmp_path, model)
-    nothing_declined = evaluation.run_bench(again, tmp_path, model, refolded, [evaluation.HeldOut()] * 2, float("-inf"), limit=5)
+    nothing_declined = evaluation.run_bench(again, customers, tmp_path, model, refolded, [evaluation.HeldOut()] * 2, float("-inf"), limit=5)
     assert (tmp_path / "topic-training.npz").stat().st_mtime_ns == cached  # training texts not embedded again
     assert nothing_declined["declined"] == 0
     assert nothing_declined["span_hit@3"] == nothing_declined["every_span_hit@3"]
-    all_declined = evaluation.run_bench(again, tmp_path, model, refolded, [evaluation.HeldOut()] * 2, float("inf"), limit=5)
+    all_declined = evaluation.run_bench(again, customers, tmp_path, model, refolded, [evaluation.HeldOut()] * 2, float("inf"), limit=5)
     assert all_declined["declined"] == 1 and all_declined["span_hit@3"] == all_declined["seg_hit@3"] == 0
     assert all_declined["every_seg_hit@3"] == nothing_declined["every_seg_hit@3"] > 0
+    assert all_declined["customer_declined"] == all_declined["unanswerable_declined"] == 1
+    assert nothing_declined["customer_declined"] == nothing_declined["unanswerable_declined"] == 0
 
 
 @needs_bench

@@ -39,6 +39,13 @@ def test_a_follow_up_stays_on_the_policy_of_the_conversation(engine, workers, tm
     assert [x.ask_id for x in chat] == [1, 2]  # both questions logged
 
 
+def test_a_product_question_is_declined_in_the_chat_as_one(engine, workers, tmp_path):
+    chat = ui.ask(engine, FeedbackStore(tmp_path / "feedback.db"), workers, "how much is shipping?", "leje", [])
+    assert chat[-1].answer.declined_as == "product"
+    html = ui.render_transcript(chat)
+    assert "pq-declined" in html and "looks like a question about the product or service" in html
+
+
 def test_errors_show_as_one_chat_line(engine, workers, tmp_path):
     store = FeedbackStore(tmp_path / "feedback.db")
     chat = ui.ask(engine, store, workers, "   ", ui.ALL, [])

@@ -94,6 +94,16 @@ def test_snippet_on_another_origin_answers_with_quotes(page, shop, engine):
     viewer.screenshot(path=ARTIFACTS / "widget-viewer.png")
 
 
+def test_a_product_question_is_declined_as_one_with_the_contact(page, shop, engine):
+    _, frame = open_widget(page, shop)
+    reply = ask(frame, "how much is shipping to canada?")
+    expect(reply).to_contain_text("looks like a question about the product or service")
+    expect(reply.locator("blockquote")).to_have_count(0)
+    contact = engine.index.policies["leje"].contact
+    if contact:
+        expect(reply).to_contain_text(contact[0])
+
+
 def test_an_answer_is_rated_with_a_thumb(page, shop, feedback_store):
     question = "How can I delete my account?"
     count = ("SELECT COUNT(*) FROM feedback f JOIN asks a ON f.ask_id = a.id"

@@ -107,6 +107,10 @@ class AnswerOut(BaseModel):
     confidence: float | None = Field(description="The fitted probability that the first citation answers the "
                                                  "question (declined: that the best clause found does; see the "
                                                  "README); null for an answer about changes between versions.")
+    declined_as: Literal["product", "not covered"] | None = Field(
+        description="Why it was declined: \"product\" for a product or support question (prices, accounts, "
+                    "features), which the policy's contact or the company's support answers; \"not covered\" when "
+                    "the policy does not say; null when answered.")
     citations: list[CitationOut]
     ask_id: str | None = Field(description="Rate this answer by it at POST /api/feedback; null when the server "
                                            "keeps no feedback or could not log the question.")
