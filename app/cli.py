@@ -372,8 +372,7 @@ def _calibrated(index, model, cases: list, ranking: dict[str, float], per_policy
                 left_out: set[str] = frozenset()) -> dict:
     """What `eval --calibrate` saves, fitted with `ranking`: the support's weights and the clause probability on the
     customer `cases` (each asked as `per_policy` says) and the questions asked `elsewhere`, then the decline threshold
-    on the cases and the customer questions asked elsewhere (with its 2-fold check and curve) and the citing
-    threshold; the signals `left_out` weigh 0.
+    on the cases (with its 2-fold check and curve) and the citing threshold; the signals `left_out` weigh 0.
     Nothing is saved here: a fit that fails leaves the shipped numbers as they were."""
     from . import calibration, evaluation, training
 
@@ -383,8 +382,7 @@ def _calibrated(index, model, cases: list, ranking: dict[str, float], per_policy
         support = calibration.fit_support(asked)
         clauses = calibration.fit_clauses(asked, support["support"], training.CUSTOMER_WEIGHT)
         with calibration.using(**support, **clauses):
-            outcomes = (evaluation.gold_outcomes(evaluation.run_gold(index, model, cases, 0.0, per_policy))
-                        + evaluation.asked_outcomes([a for a in asked if a.group == "customers"]))
+            outcomes = evaluation.gold_outcomes(evaluation.run_gold(index, model, cases, 0.0, per_policy))
             threshold = evaluation.fit_threshold(outcomes)
             return {"ranking": ranking, **support, **clauses, "threshold": threshold,
                     "cite": calibration.fit_citing(asked, threshold),
