@@ -67,10 +67,7 @@ class OnnxEncoder:
 
     def tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
         texts = [t.strip().lower() if self.config["lower"] else t.strip() for t in texts]
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        return {"input_ids": ids, "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+        return arrays(self._tokenizer.encode_batch(texts))
 
     def _hidden(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         feed = self.tokenize(texts)
@@ -85,6 +82,13 @@ class OnnxEncoder:
             weights = mask[..., None].astype(np.float32)
             vectors = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+
+
+def arrays(encodings: list) -> dict[str, np.ndarray]:
+    """A batch of `tokenizers` encodings as the model's INPUTS (padded to one length)."""
+    return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
 
 
 def read_config(model_dir: Path) -> dict:

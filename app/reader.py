@@ -30,7 +30,6 @@ from .overrides import Override
 MAX_TOKENS = 128  # question and clause together; a longer clause is read from its start
 EPOCHS, BATCH, LEARNING_RATE, WARMUP = 1, 16, 4e-5, 0.1
 MIN_AGREEMENT = 0.98  # the quantized export's logits must correlate this well with PyTorch's, or it is refused
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 Pair = tuple[str, str, bool]  # question, clause text, whether the clause answers
 
@@ -66,10 +65,9 @@ def _pair_tokenizer(model_dir: Path):
 
 
 def encode(tokenizer, pairs: list[tuple[str, str]]) -> dict[str, np.ndarray]:
-    encodings = tokenizer.encode_batch(pairs)
-    return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+    from .onnx_encoder import arrays
+
+    return arrays(tokenizer.encode_batch(pairs))
 
 
 def _model_dir() -> Path:
@@ -139,7 +137,7 @@ def _publish(network, tokenizer, probes: list[Pair], dest: Path) -> None:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from .onnx_encoder import OPSET, _session
+    from .onnx_encoder import INPUTS, OPSET, _session
 
     feed = encode(tokenizer, [(q, c) for q, c, _ in probes])
     names = list(INPUTS)
