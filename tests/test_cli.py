@@ -226,19 +226,21 @@ def _rated(engine, db: Path, answers: list[tuple[str, str]]) -> None:
 @pytest.fixture
 def shipped_files(tmp_path, monkeypatch):
     """The package's fitted files copied to `tmp_path`, where the fitting commands save in their place."""
-    from app import adapter, calibration, excerpts
+    from app import adapter, calibration, excerpts, questions, reader
 
+    fitted = ((calibration, "calibration.json"), (adapter, "adapter.npz"), (excerpts, "excerpts.json"),
+              (questions, "questions.npz"), (reader, "reader.onnx"))
     paths = {}
-    for module, name in ((calibration, "calibration.json"), (adapter, "adapter.npz"), (excerpts, "excerpts.json")):
+    for module, name in fitted:
         paths[name] = tmp_path / name
         shutil.copy(ROOT / "app" / "data" / name, paths[name])
         monkeypatch.setattr(module, "_path" if module is calibration else "shipped_path", lambda p=paths[name]: p)
-    for cached in (calibration.shipped, adapter.shipped, excerpts.shipped):
-        cached.cache_clear()
+    for module, _ in fitted:
+        module.shipped.cache_clear()
     yield paths
     monkeypatch.undo()
-    for cached in (calibration.shipped, adapter.shipped, excerpts.shipped):
-        cached.cache_clear()
+    for module, _ in fitted:
+        module.shipped.cache_clear()
 
 
 def test_calibrate_from_feedback_fits_on_the_thumbs_up_answers_and_declines(engine, tmp_path, monkeypatch, shipped_files):
@@ -295,6 +297,8 @@ def test_train_on_a_deployers_own_questions_alone_needs_no_policyqa(engine, tmp_
     excerpts.shipped.cache_clear()
     assert adapter.shipped().weights.shape == shipped_adapter.shape and not (adapter.shipped().weights == shipped_adapter).all()
     assert excerpts.shipped() is not None
+    package = ROOT / "app" / "data" / "reader.onnx"
+    assert shipped_files["reader.onnx"].read_bytes() != package.read_bytes()  # refitted in place of the package's
 
     unanswerable = tmp_path / "unanswerable.jsonl"
     unanswerable.write_text("\n".join(line for line in lines if '"anchor": null' in line) + "\n", encoding="utf-8")
