@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import facts
+from . import facts, softmax
 from .overrides import Override
+from .softmax import Softmax
 
 ABOUT = ("policy", "product")
 
@@ -36,22 +37,9 @@ class Labelled:
 
 
 @dataclass(frozen=True)
-class Linear:
-    """A multinomial logistic regression on unit vectors: probabilities = softmax(X W + b)."""
-
-    weights: np.ndarray
-    bias: np.ndarray
-
-    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        logits = vectors @ self.weights + self.bias
-        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return exp / exp.sum(axis=1, keepdims=True)
-
-
-@dataclass(frozen=True)
 class Model:
-    about: Linear  # over ABOUT
-    fact: Linear  # over facts.KINDS
+    about: Softmax  # over ABOUT
+    fact: Softmax  # over facts.KINDS
 
     def product(self, vector: np.ndarray) -> float:
         """The probability that the question (one vector) is a product or support question."""
@@ -76,25 +64,9 @@ def load(path: Path | None = None) -> list[Labelled]:
             for line in rows if line.strip()]
 
 
-def _fit_linear(vectors: np.ndarray, labels: list[str], names: tuple[str, ...]) -> Linear:
-    from sklearn.linear_model import LogisticRegression
-
-    y = np.array([names.index(label) for label in labels])
-    clf = LogisticRegression(C=4.0, max_iter=3000, class_weight="balanced").fit(vectors, y)
-    weights = np.zeros((vectors.shape[1], len(names)), dtype=np.float32)
-    bias = np.full(len(names), -30.0, dtype=np.float32)  # a class absent from training is never predicted
-    if len(clf.classes_) == 2:  # sklearn keeps one column for two classes: the second's logit against the first's
-        weights[:, clf.classes_[1]], bias[clf.classes_[1]] = clf.coef_[0], clf.intercept_[0]
-        bias[clf.classes_[0]] = 0.0
-    else:
-        for column, cls in enumerate(clf.classes_):
-            weights[:, cls], bias[cls] = clf.coef_[column], clf.intercept_[column]
-    return Linear(weights, bias)
-
-
 def fit(vectors: np.ndarray, labelled: list[Labelled]) -> Model:
-    return Model(_fit_linear(vectors, [q.about for q in labelled], ABOUT),
-                 _fit_linear(vectors, [q.fact for q in labelled], facts.KINDS))
+    return Model(Softmax(*softmax.fit(vectors, [q.about for q in labelled], ABOUT)),
+                 Softmax(*softmax.fit(vectors, [q.fact for q in labelled], facts.KINDS)))
 
 
 def held_out_accuracy(vectors: np.ndarray, labelled: list[Labelled]) -> dict[str, float]:
@@ -125,7 +97,7 @@ def save(model_: Model, path: Path) -> None:
 def shipped() -> Model:
     with shipped_path().open("rb") as f:
         data = np.load(f)
-        return Model(Linear(data["about_weights"], data["about_bias"]), Linear(data["fact_weights"], data["fact_bias"]))
+        return Model(Softmax(data["about_weights"], data["about_bias"]), Softmax(data["fact_weights"], data["fact_bias"]))
 
 
 _override: Override[Model] = Override(lambda: shipped())

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import softmax
 from .overrides import Override
+from .softmax import Softmax
 
 TOPICS: dict[str, str] = {
     "collection": "What is collected",
@@ -59,17 +61,8 @@ _PRIVACYQA = {"first": "collection", "third": "sharing", "datasecurity": "securi
               "user_access": "rights", "user_choice": "rights", "other": "other"}
 
 
-class TopicModel:
-    """Multinomial logistic regression on unit sentence vectors: probs = softmax(X W + b)."""
-
-    def __init__(self, weights: np.ndarray, bias: np.ndarray):
-        self.weights, self.bias = weights.astype(np.float32), bias.astype(np.float32)
-
-    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        logits = vectors @ self.weights + self.bias
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+class TopicModel(Softmax):
+    """The probability that a text is about each topic of NAMES."""
 
     def labels(self, vectors: np.ndarray) -> list[str]:
         return [NAMES[i] for i in self.probabilities(vectors).argmax(axis=1)] if len(vectors) else []
@@ -145,17 +138,7 @@ def training_data(bench_dir: Path) -> tuple[list[str], list[str], list[str]]:
 
 
 def fit(vectors: np.ndarray, labels: list[str]) -> TopicModel:
-    from sklearn.linear_model import LogisticRegression
-
-    y = np.array([NAMES.index(label) for label in labels])
-    clf = LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced")
-    clf.fit(vectors, y)
-    weights = np.zeros((vectors.shape[1], len(NAMES)), dtype=np.float32)
-    bias = np.full(len(NAMES), -30.0, dtype=np.float32)  # a topic absent from training is never predicted
-    for column, cls in enumerate(clf.classes_):
-        weights[:, cls] = clf.coef_[column]
-        bias[cls] = clf.intercept_[column]
-    return TopicModel(weights, bias)
+    return TopicModel(*softmax.fit(vectors, labels, NAMES))
 
 
 def held_out_accuracy(vectors: np.ndarray, labels: list[str], groups: list[str], seed: int = 0) -> dict:
