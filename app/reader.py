@@ -29,8 +29,10 @@ from .overrides import Override
 
 MAX_TOKENS = 128  # question and clause together; a longer clause is read from its start
 EPOCHS, BATCH, LEARNING_RATE, WARMUP = 1, 16, 4e-5, 0.1
-MAX_LOSS = 0.01  # the quantized export may rank probe pairs this much worse than PyTorch (ROC AUC), or it is refused
+MAX_LOSS = 0.01  # a quantized export may rank the probe pairs this much worse than PyTorch (ROC AUC)
 PROBES = 256  # pairs spread over the training pairs that the export is checked on
+
+log = logging.getLogger(__name__)
 
 Pair = tuple[str, str, bool]  # question, clause text, whether the clause answers
 
@@ -139,17 +141,21 @@ def _probes(pairs: list[Pair]) -> list[Pair]:
     return spread if len({answers for *_, answers in spread}) == 2 else pairs
 
 
+# How the export is shrunk, most first: every weight to int8 (the word embeddings too), then the matrix products
+# alone (the embeddings stay float). The first that keeps the score ships; when none does, the float export ships.
+QUANTIZATIONS = ({}, {"op_types_to_quantize": ["MatMul", "Gemm"]})
+
+
 def _publish(network, tokenizer, probes: list[Pair], dest: Path) -> None:
-    """Export to ONNX, quantize the weights to int8, check that the quantized model ranks the probe pairs as well as
-    PyTorch's, then rename."""
+    """Export to ONNX, quantize the weights to int8 as far as the quantized model still ranks the probe pairs as well
+    as PyTorch's (QUANTIZATIONS), then rename."""
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from sklearn.metrics import roc_auc_score
 
     from .onnx_encoder import INPUTS, OPSET, _session
 
     feed = encode(tokenizer, [(q, c) for q, c, _ in probes])
-    names = list(INPUTS)
+    names, answers = list(INPUTS), [a for *_, a in probes]
     dest.parent.mkdir(parents=True, exist_ok=True)
     plain = dest.with_name(f".tmp-{uuid.uuid4().hex[:8]}-plain.onnx")
     quantized = dest.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{dest.name}")
@@ -157,27 +163,33 @@ def _publish(network, tokenizer, probes: list[Pair], dest: Path) -> None:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             tensors = tuple(torch.from_numpy(feed[n]) for n in names)
-            expected = network(*tensors).logits.numpy().reshape(-1)
+            expected = roc_auc_score(answers, network(*tensors).logits.numpy().reshape(-1))
             torch.onnx.export(network, tensors, str(plain), input_names=names, output_names=["logits"],
                               opset_version=OPSET, dynamo=False,
                               dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names} | {"logits": {0: "batch"}})
-        quiet = logging.getLogger().level
-        logging.getLogger().setLevel(logging.ERROR)  # the quantizer advises pre-processing, which changes nothing here
-        try:
-            # per output channel: one scale for the whole matrix moved the fitted logits too far
-            quantize_dynamic(str(plain), str(quantized), weight_type=QuantType.QInt8, per_channel=True)
-        finally:
-            logging.getLogger().setLevel(quiet)
-        got = _session(quantized).run(None, feed)[0].reshape(-1)
-        answers = [a for *_, a in probes]
-        before, after = roc_auc_score(answers, expected), roc_auc_score(answers, got)
-        if before - after > MAX_LOSS:
-            raise PolicyQAError(f"Quantized, the reader ranks worse (ROC AUC {after:.3f} against PyTorch's {before:.3f}); "
-                                "nothing was saved.")
-        os.replace(quantized, dest)
+        for options in QUANTIZATIONS:
+            _quantize(plain, quantized, options)
+            got = roc_auc_score(answers, _session(quantized).run(None, feed)[0].reshape(-1))
+            log.info("reader quantized %s: ROC AUC %.3f on probe pairs, PyTorch's %.3f", options or "fully", got, expected)
+            if expected - got <= MAX_LOSS:
+                os.replace(quantized, dest)
+                return
+        os.replace(plain, dest)
     finally:
         plain.unlink(missing_ok=True)
         quantized.unlink(missing_ok=True)
+
+
+def _quantize(plain: Path, quantized: Path, options: dict) -> None:
+    """int8 weights, one scale per output channel (one per matrix moved the fitted logits too far)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quiet = logging.getLogger().level
+    logging.getLogger().setLevel(logging.ERROR)  # the quantizer advises pre-processing, which changes nothing here
+    try:
+        quantize_dynamic(str(plain), str(quantized), weight_type=QuantType.QInt8, per_channel=True, **options)
+    finally:
+        logging.getLogger().setLevel(quiet)
 
 
 def publish(fitted: Path) -> None:

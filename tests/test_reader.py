@@ -45,3 +45,13 @@ def test_a_fit_without_answering_clauses_is_refused_and_writes_nothing(tmp_path)
     with pytest.raises(PolicyQAError, match="clauses that answer and clauses that do not"):
         reader.fit([p for p in PAIRS if not p[2]], tmp_path / "r.onnx")
     assert not list(tmp_path.iterdir())
+
+
+def test_a_reader_that_quantizing_would_spoil_ships_as_fitted(tmp_path, monkeypatch):
+    quantized = reader.fit(PAIRS, tmp_path / "int8.onnx")
+    monkeypatch.setattr(reader, "MAX_LOSS", -1.0)  # no quantization keeps the score
+    unquantized = reader.fit(PAIRS, tmp_path / "float.onnx")
+    assert (tmp_path / "float.onnx").stat().st_size > 3 * (tmp_path / "int8.onnx").stat().st_size
+    texts = [PAIRS[0][1], PAIRS[1][1]]
+    assert np.argmax(unquantized.logits(PAIRS[0][0], texts)) == np.argmax(quantized.logits(PAIRS[0][0], texts)) == 0
+    assert not list(tmp_path.glob(".tmp-*"))
