@@ -168,7 +168,7 @@ def test_clauses_and_sentences_point_at_their_words(data, tmp_path_factory):
 
 PATTERNS = [documents._LINK, documents._ESCAPE, documents._EMPHASIS, documents._ENTITY, documents._PIPES,
             re.compile(r"\s+"), re.compile(r"[aeiou]"), re.compile(r"(\w)\w*")]
-FIXES = [documents._fix_mojibake, str.upper, lambda t: t.replace("a", "aa"), lambda t: t.replace("ss", "ß"),
+FIXES = [documents.fix_mojibake, str.upper, lambda t: t.replace("a", "aa"), lambda t: t.replace("ss", "ß"),
          lambda t: t[::-1], lambda t: ""]
 text_pieces = st.sampled_from(["Ã©", "Â ", "**", "[x](y)", "\\.", "&nbsp;", " | ", "\r\n", "\u200b", "ß", "개인",
                                "  ", "a", "ss", "word", ".", "\t"])
