@@ -40,22 +40,20 @@ def gaps(policy: Policy, start: int, end: int) -> tuple[Gap, ...]:
 
 def _skips_words(source: str, char: str, at: int, following: int) -> bool:
     """Does the source between clean character `char` (from offset `at`) and the next one (from `following`) hold
-    words a reader sees? A character the mojibake repair made of several ("ê°œ" -> "개") maps to the first of them:
-    the others are that character, not words skipped."""
-    if not _seen(source[at + 1:following]):
-        return False
-    repaired = fix_mojibake(source[at:following])
-    return repaired[:1] != char or _seen(repaired[1:])
+    words a reader sees? The words after `at` count unless `char` itself shows them: a character can stand for
+    several of the source's (an entity, a tag read as a space, "ê°œ" repaired to "개")."""
+    shown = fix_mojibake(_shown(source[at:following])).strip()
+    return bool(_WORD.search(_shown(source[at + 1:following])) and _WORD.search(shown.removeprefix(char.strip())))
 
 
-def _seen(skipped: str) -> bool:
-    """Does the source text hold a word a reader sees: more than markup, hidden elements and white space?"""
-    if not _WORD.search(skipped):
-        return False
+def _shown(source: str) -> str:
+    """What a page shows of a stretch of its source: not markup, hidden elements or scripts."""
+    if not _WORD.search(source):
+        return source
     parser = _ShownText()
-    parser.feed(MARKUP_BRACES.sub(" ", _HIDDEN_MARKDOWN.sub(" ", skipped)))
+    parser.feed(MARKUP_BRACES.sub(" ", _HIDDEN_MARKDOWN.sub(" ", source)))
     parser.close()
-    return bool(_WORD.search("".join(parser.shown)))
+    return "".join(parser.shown)
 
 
 class _ShownText(HTMLParser):

@@ -116,7 +116,7 @@ class Citation:
     probability: float | None = None  # the fitted probability that the clause answers; None: not retrieval's answer
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "pieces": [list(piece) for piece in self.pieces]}
 
     @property
     def likelihood(self) -> str:

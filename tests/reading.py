@@ -96,6 +96,9 @@ def _inline(source: str, children: list, cursor: int, end: int, chars: list[tupl
         elif child.type == "html_inline":
             at = source.find(child.content, cursor, end)
             cursor = at + len(child.content) if at >= 0 else cursor
+            tag = re.match(r"</?([A-Za-z][\w-]*)", child.content)
+            if tag and tag[1].lower() not in _INLINE_TAGS:  # "<br>" parts words, "<b>" does not
+                chars.append((None, " "))
     return cursor
 
 
