@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import calibration, excerpts, facts, questions, reader, search, settings, topics, versions, vocabulary
+from . import calibration, excerpts, facts, questions, quotes, reader, search, settings, topics, versions, vocabulary
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Answer, Citation, Clause, Policy
@@ -185,9 +185,10 @@ def compose(index: Index, citations: list[Citation], scope: str | None) -> str:
 
 def cite(policy: Policy, clause: Clause, span: tuple[int, int], score: float, probability: float | None = None
          ) -> Citation:
-    """Quote sentences [a, b) of `clause` of the policy version `policy`, with offsets into its file."""
-    first, last = clause.sentences[span[0]], clause.sentences[span[1] - 1]
-    quote = "\n".join(line.strip() for line in policy.text[first.clean_start:last.clean_end].split("\n\n"))
-    return Citation(policy=policy.id, title=policy.title, section=clause.section, quote=quote, start=first.start,
-                    end=last.end, score=round(score, 4), clause=clause.number,
-                    url=policy.source_url, version=policy.version, probability=probability)
+    """Quote sentences [a, b) of `clause` of the policy version `policy`, with offsets into its file: in pieces,
+    … between them, where the clause skips words of the page (quotes.py)."""
+    pieces = quotes.cut(clause, span)
+    return Citation(policy=policy.id, title=policy.title, section=clause.section, quote=quotes.text(policy.text, pieces),
+                    start=pieces[0][2], end=pieces[-1][3], pieces=tuple((start, end) for _, _, start, end in pieces),
+                    score=round(score, 4), clause=clause.number, url=policy.source_url, version=policy.version,
+                    probability=probability)

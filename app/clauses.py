@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from . import quotes
 from .documents import Block, is_date_line
 from .records import Clause, Policy, Sentence
 
@@ -167,4 +168,5 @@ def _clause(policy: Policy, number: int, section: str, start: int, end: int) -> 
         start=sentences[0].start,
         end=sentences[-1].end,
         sentences=sentences,
+        gaps=quotes.gaps(policy, start, end),
     )

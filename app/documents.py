@@ -364,14 +364,14 @@ def _only_markup(line: str) -> bool:
     return bool(line.strip()) and not _HTML_INLINE.sub("", MARKUP_BRACES.sub("", line)).strip()
 
 
-def _fix_mojibake(text: str) -> str:
+def fix_mojibake(text: str) -> str:
     return ftfy.fix_text(text, _FTFY)
 
 
 def _clean_inline(text: MappedText, cells: str = " ") -> MappedText:
     """Markdown inline markup and mojibake out; the words, with their offsets, stay. Pipes become `cells`: a space
     for stray table debris, " | " between the cells of a table row, so a quoted row still tells them apart."""
-    text = text.fixed(_fix_mojibake)
+    text = text.fixed(fix_mojibake)
     text = text.sub(MARKUP_BRACES).sub(_HTML_INLINE, repl=" ").sub(_LINK, keep=1).sub(_REFERENCE, keep=1).sub(_FOOTNOTE_REF)
     for italic in _ITALICS:
         text = text.sub(italic, keep=1)
@@ -489,7 +489,7 @@ class _HTMLBlocks(HTMLParser):
         return self.line_starts[line - 1] + col
 
     def _flush(self) -> None:
-        text = MappedText.join(self.runs, "").fixed(_fix_mojibake).squeeze()
+        text = MappedText.join(self.runs, "").fixed(fix_mojibake).squeeze()
         contents_entry = self.kind == "item" and self.only_in_page_links  # navigation, as in Markdown
         if text.text and not contents_entry and not self.header_row:
             self.blocks.append(Block(self.kind, self.level, text))

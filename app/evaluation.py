@@ -20,10 +20,11 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from . import adapter, answer, calibration, documents, excerpts, reader, search, settings, store, topics, vectors as vector_index
+from . import (adapter, answer, calibration, documents, excerpts, quotes, reader, search, settings, store, topics,
+               vectors as vector_index)
 from .embedder import Embedder
 from .errors import PolicyQAError
-from .records import Answer, Clause
+from .records import Answer, Citation, Clause
 
 READ_CHARS = 400  # a citation is read for at most this many characters
 CANDIDATES = 50  # recall is measured over this many retrieved clauses (and as many baseline windows)
@@ -35,6 +36,11 @@ _MARKUP = re.compile(r"<!--.*?-->|<[^<>]*>|\]" + documents.LINK_TARGET + r"|\]\[
 def verbatim(quote: str, source: str) -> bool:
     """Is `quote` the source's own words between its offsets, markup and white space aside?"""
     return _MARKUP.sub("", quote) == _MARKUP.sub("", documents.MARKUP_BRACES.sub("", source))
+
+
+def quoted_verbatim(citation: Citation, source: str) -> bool:
+    """Is each piece of the citation's quote `source`'s own words at its offsets, the pieces joined by the gap mark?"""
+    return verbatim(citation.quote, quotes.MARK.join(source[a:b] for a, b in citation.pieces))
 
 
 # ---------------------------------------------------------------- the gold set
@@ -174,7 +180,7 @@ def gold_metrics(index: store.Index, results: list[CaseResult], corpus: Path | N
         "mrr": round(sum(1 / r.rank for r in answerable if r.rank) / max(len(answerable), 1), 4),
         "decline_precision": _share(sum(1 for r in declined if not r.case.anchor), len(declined)),
         "decline_recall": _share(sum(1 for r in unanswerable if not r.answer.answered), len(unanswerable)),
-        "verbatim": _share(sum(verbatim(c.quote, _source(c.policy, corpus)[c.start:c.end]) for c, _ in quotes), len(quotes)),
+        "verbatim": _share(sum(quoted_verbatim(c, _source(c.policy, corpus)) for c, _ in quotes), len(quotes)),
         "quotes": len(quotes),
         "median_quote_chars": statistics.median([len(c.quote) for c, _ in quotes]) if quotes else 0,
     }

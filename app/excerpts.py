@@ -67,18 +67,18 @@ def span(index: Index, row: int, query: str, vector: np.ndarray) -> tuple[int, i
     """The run of sentences [a, b) of clause `row` to quote for the question: without a model, the opening run."""
     clause, fitted = index.clauses[row], model()
     found = features(index, row, query, vector) if fitted else None
-    return (0, _run_end(clause, 0)) if found is None else best_run(clause, fitted.probabilities(found))
+    return (0, run_end(clause, 0)) if found is None else best_run(clause, fitted.probabilities(found))
 
 
 def best_run(clause: Clause, probabilities: np.ndarray) -> tuple[int, int]:
     """Of the runs that fit within EXCERPT_CHARS, the one whose sentences' probabilities sum highest (ties: the
     first)."""
     held = np.concatenate([[0.0], np.cumsum(probabilities)])
-    runs = [(a, _run_end(clause, a)) for a in range(len(clause.sentences))]
+    runs = [(a, run_end(clause, a)) for a in range(len(clause.sentences))]
     return max(runs, key=lambda run: held[run[1]] - held[run[0]])
 
 
-def _run_end(clause: Clause, a: int) -> int:
+def run_end(clause: Clause, a: int) -> int:
     """The end of the longest run of sentences from `a` that fits within EXCERPT_CHARS (at least one)."""
     b = a + 1
     while b < len(clause.sentences) and clause.sentences[b].clean_end - clause.sentences[a].clean_start <= EXCERPT_CHARS:

@@ -16,6 +16,17 @@ class Sentence:
 
 
 @dataclass(frozen=True)
+class Gap:
+    """Where a clause's clean text skips source text a reader sees (a dropped table header, a table of contents):
+    the words before it end at clean_end (end in the source), the words after it start at clean_start (start)."""
+
+    clean_end: int
+    end: int
+    clean_start: int
+    start: int
+
+
+@dataclass(frozen=True)
 class Clause:
     """One unit of a policy's own structure, with where it stands."""
 
@@ -30,6 +41,7 @@ class Clause:
     sentences: tuple[Sentence, ...]
     topic: str = "other"
     version: str | None = None  # the policy version it belongs to (the date it came into force), when dated
+    gaps: tuple[Gap, ...] = ()  # in order; a quote across one shows … there (quotes.py)
 
     @property
     def document(self) -> str:
@@ -49,7 +61,7 @@ class Clause:
     @classmethod
     def from_json(cls, data: dict) -> "Clause":
         sentences = tuple(Sentence(**s) for s in data.pop("sentences"))
-        return cls(sentences=sentences, **data)
+        return cls(sentences=sentences, gaps=tuple(Gap(**g) for g in data.pop("gaps")), **data)
 
 
 @dataclass
@@ -93,9 +105,10 @@ class Citation:
     policy: str
     title: str
     section: str
-    quote: str
-    start: int
+    quote: str  # the pieces' words joined by " … " (quotes.MARK)
+    start: int  # source offsets of the whole quote, gaps included
     end: int
+    pieces: tuple[tuple[int, int], ...]  # source offsets [start, end) of each piece of the quote, in order
     score: float
     clause: int  # the clause's number within its policy version
     url: str | None = None
@@ -103,7 +116,7 @@ class Citation:
     probability: float | None = None  # the fitted probability that the clause answers; None: not retrieval's answer
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "pieces": [list(piece) for piece in self.pieces]}
 
     @property
     def likelihood(self) -> str:

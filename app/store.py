@@ -51,7 +51,7 @@ from .tokens import search_text, tokenize
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
-FORMAT = 3  # bump when the files' layout or the clause splitter changes meaning
+FORMAT = 4  # bump when the files' layout or the clause splitter changes meaning
 CURRENT = "CURRENT"
 PREVIOUS = "PREVIOUS"
 MANIFEST = "manifest.json"

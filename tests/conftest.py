@@ -9,6 +9,11 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# the property tests' examples: 60 keep the suite fast; POLICYQA_PROPERTY_EXAMPLES=2000 for a longer hunt
+EXAMPLES = settings(max_examples=int(os.environ.get("POLICYQA_PROPERTY_EXAMPLES", "60")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")

@@ -7,7 +7,7 @@ import pytest
 
 from app.answer import Turn
 from app.errors import PolicyQAError
-from app.evaluation import verbatim
+from app.evaluation import quoted_verbatim
 
 
 def source_of(engine, policy: str) -> str:
@@ -19,7 +19,7 @@ def test_answer_quotes_the_clause_verbatim_with_offsets(engine):
     assert answer.answered and answer.policy == "leje"
     first = answer.citations[0]
     assert "Retention period: 5 years" in first.quote and "payment" in first.quote
-    assert verbatim(first.quote, source_of(engine, "leje")[first.start:first.end])
+    assert quoted_verbatim(first, source_of(engine, "leje"))
     assert f"“{first.quote}” [1]" in answer.answer
 
 
@@ -67,7 +67,7 @@ def test_search_across_all_policies_cites_each_result_own_policy(engine):
     answer = engine.ask("do you encrypt my credit card number?")
     assert answer.answered and answer.policy is None
     for citation in answer.citations:
-        assert verbatim(citation.quote, source_of(engine, citation.policy)[citation.start:citation.end])
+        assert quoted_verbatim(citation, source_of(engine, citation.policy))
         assert citation.title == engine.index.policies[citation.policy].title
 
 
@@ -225,7 +225,7 @@ def test_the_excerpt_is_the_run_of_sentences_holding_most_of_the_answer(engine):
     answer = engine.ask("does Clozette send my data overseas")
     first = answer.citations[0]
     assert "who may be based outside Singapore" in first.quote and len(first.quote) <= 400
-    assert verbatim(first.quote, source_of(engine, "clozette")[first.start:first.end])
+    assert quoted_verbatim(first, source_of(engine, "clozette"))
 
 
 def test_a_policy_is_as_sure_of_its_answers_whatever_else_is_indexed(engine, seed_index, model):

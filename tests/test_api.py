@@ -161,6 +161,9 @@ def test_ask_gives_the_cli_answer_object(client, engine):
     assert answer["answered"] and answer["policy"] == "leje"
     assert any("payment" in c["quote"].lower() for c in answer["citations"])
     assert answer["confidence"] == answer["citations"][0]["probability"] > 0.5
+    assert all(c["pieces"] == [[c["start"], c["end"]]] for c in answer["citations"])  # no gap in LEJE's quotes
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    assert "pieces" in schema["CitationOut"]["required"] and "gaps" in schema["ClauseOut"]["properties"]
 
 
 def test_follow_up_keeps_the_conversations_policy(client):

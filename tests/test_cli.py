@@ -54,6 +54,24 @@ def test_ask_json_gives_the_answer_object(engine):
     assert citation["policy"] == "leje" and citation["end"] > citation["start"]
 
 
+def test_a_quote_that_skips_words_of_the_page_shows_the_gap_and_each_pieces_offsets(model, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "acme.md").write_text(
+        "# Acme Privacy Policy\n\nWe keep the following records of your purchases:\n\n| Record | Period |\n| --- | --- |\n"
+        "| Payment records of each order you place | 5 years from the purchase |\n", encoding="utf-8")
+    assert run("index", "--corpus", str(corpus), "--index", str(tmp_path / "index")).returncode == 0
+    asked = ("ask", "--index", str(tmp_path / "index"), "--policy", "acme", "how long are payment records kept?")
+    citation = json.loads(run(*asked, "--json").stdout)["citations"][0]
+    assert citation["quote"] == ("We keep the following records of your purchases: … "
+                                 "Payment records of each order you place | 5 years from the purchase")
+    source = (corpus / "acme.md").read_text(encoding="utf-8")
+    (a, b), (c, d) = citation["pieces"]
+    assert source[a:b] == "We keep the following records of your purchases:" and source[c:d].startswith("Payment records")
+    assert (citation["start"], citation["end"]) == (a, d)
+    assert f"chars {a}-{b}, {c}-{d}" in run(*asked).stdout
+
+
 def test_batch_answers_in_order_and_echoes_ids(engine, tmp_path):
     batch = tmp_path / "questions.jsonl"
     batch.write_text("\n".join(json.dumps(q) for q in [

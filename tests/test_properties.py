@@ -8,20 +8,16 @@ and disjoint; no word of the clean text is lost or duplicated between the blocks
 
 from __future__ import annotations
 
-import os
 import re
 
-from hypothesis import HealthCheck, example, given, settings, strategies as st
+from hypothesis import example, given, strategies as st
 
 from app import clauses as clause_split, documents
 from app.errors import PolicyQAError
 from app.mapped import MappedText
 from app.records import Clause, Policy
-from conftest import missing_word
+from conftest import EXAMPLES, missing_word
 
-# 60 examples keep the suite fast; POLICYQA_PROPERTY_EXAMPLES=2000 for a longer hunt
-EXAMPLES = settings(max_examples=int(os.environ.get("POLICYQA_PROPERTY_EXAMPLES", "60")), deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
 
 WORDS = ["we", "collect", "your", "data", "personal", "information", "cookies", "partners", "retain", "years",
          "email", "address", "payment", "records", "consent", "delete", "request", "company", "service", "law",
@@ -168,7 +164,7 @@ def test_clauses_and_sentences_point_at_their_words(data, tmp_path_factory):
 
 PATTERNS = [documents._LINK, documents._ESCAPE, documents._EMPHASIS, documents._ENTITY, documents._PIPES,
             re.compile(r"\s+"), re.compile(r"[aeiou]"), re.compile(r"(\w)\w*")]
-FIXES = [documents._fix_mojibake, str.upper, lambda t: t.replace("a", "aa"), lambda t: t.replace("ss", "ß"),
+FIXES = [documents.fix_mojibake, str.upper, lambda t: t.replace("a", "aa"), lambda t: t.replace("ss", "ß"),
          lambda t: t[::-1], lambda t: ""]
 text_pieces = st.sampled_from(["Ã©", "Â ", "**", "[x](y)", "\\.", "&nbsp;", " | ", "\r\n", "\u200b", "ß", "개인",
                                "  ", "a", "ss", "word", ".", "\t"])

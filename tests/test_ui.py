@@ -8,6 +8,7 @@ from collections import Counter
 
 import pytest
 
+from app.engine import Engine
 from app.feedback import FeedbackStore
 from app.records import Answer, Citation, Policy
 from app.web import ui
@@ -57,20 +58,38 @@ def test_errors_show_as_one_chat_line(engine, workers, tmp_path):
 
 
 def test_the_highlight_is_the_quote_in_the_whole_policy(engine):
-    index = engine.index
     chat = [ui.Exchange("q", engine.ask(question, policy=pid)) for question, pid in (
         ("how long do you keep my payment records?", "leje"), ("do you use cookies?", None),
         ("how is my information protected?", "dr-esthetique"))]
     for turn, exchange in enumerate(chat):
         for n, citation in enumerate(exchange.answer.citations, 1):
-            clause = ui.clause_of(index, citation.policy, citation.clause)
-            text = index.policies[citation.policy].text
-            a, b = ui.locate(text, citation.quote, (clause.clean_start, clause.clean_end))
-            assert clause.clean_start <= a < b <= clause.clean_end
-            assert words(text[a:b]) == words(citation.quote)
             viewer = ui.open_citation(engine, chat, turn, n)
-            marked = re.search(r'<mark class="pq-hit">(.*?)</mark>', viewer, re.S).group(1)
-            assert words(re.sub(r"<[^>]+>", " ", marked)) == words(ui.escape(citation.quote))
+            marked = re.findall(r'<mark class="pq-hit">(.*?)</mark>', viewer, re.S)
+            assert len(marked) == len(citation.pieces)
+            assert [words(re.sub(r"<[^>]+>", " ", m)) for m in marked] == \
+                [words(ui.escape(piece)) for piece in citation.quote.split(" … ")]
+
+
+def test_each_piece_of_a_quote_with_a_gap_is_highlighted_with_the_gap_marked(tmp_path, model):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "acme.md").write_text(
+        "# Acme Privacy Policy\n\nThis policy is split into sections, as follows:\n\n* [What we collect](#collect)\n"
+        "* [Your rights](#rights)\n\nIt applies to every product Acme makes and to the sites where we sell them.\n",
+        encoding="utf-8")
+    acme = Engine(corpus, tmp_path / "index", model)
+    acme.refresh()
+    chat = [ui.Exchange("q", acme.ask("which products does this policy apply to?", policy="acme"))]
+    (citation,) = chat[0].answer.citations
+    assert citation.quote == "This policy is split into sections, as follows: … It applies to every product Acme makes " \
+                             "and to the sites where we sell them."
+    html = ui.render_transcript(chat)
+    assert html.count('class="pq-skip"') == 1 and "as follows: <span" in html
+    viewer = ui.open_citation(acme, chat, 0, 1)
+    assert re.findall(r'<mark class="pq-hit">(.*?)</mark>', viewer, re.S) == [
+        "This policy is split into sections, as follows:", "It applies to every product Acme makes and to the sites "
+                                                           "where we sell them."]
+    assert viewer.count('class="pq-skip"') == 1
 
 
 def test_the_viewer_ignores_clicks_it_cannot_place(engine):
@@ -82,12 +101,13 @@ def test_the_viewer_ignores_clicks_it_cannot_place(engine):
 def test_markup_from_users_and_policies_is_text():
     markup = '<img src=x onerror=alert(1)><b>bold</b><script>alert(2)</script>'
     quote = f'{markup} “and quotes” & more'
-    citation = Citation(policy="evil", title=markup, section=markup, quote=quote, start=0, end=1, score=0.9, clause=0)
+    citation = Citation(policy="evil", title=markup, section=markup, quote=quote, start=0, end=1, pieces=((0, 1),),
+                        score=0.9, clause=0)
     answer = Answer(question=markup, answered=True, answer=f"The {markup} says:\n\n“{quote}” [1]", citations=[citation])
     html = ui.render_transcript([ui.Exchange(markup, answer), ui.Exchange(markup, error=markup)])
     policy = Policy(id="evil", title=markup, company=markup, source_url="javascript:alert(3)",
                     archive_url="https://web.archive.org/x\" onmouseover=\"alert(4)", archived=markup, text=quote)
-    viewer = ui.render_viewer(policy, citation, 1, (0, len(markup)))
+    viewer = ui.render_viewer(policy, citation, 1, [(0, len(markup))])
     for page in (html, viewer):
         assert "<img" not in page and "<b>" not in page and "<script" not in page
         assert "&lt;img src=x onerror=alert(1)&gt;&lt;b&gt;bold&lt;/b&gt;" in page

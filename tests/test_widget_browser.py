@@ -142,3 +142,14 @@ def test_demo_page_embeds_the_widget(page, live_server):
     button.click()
     expect(page.get_by_role("button", name=BUTTON)).to_have_attribute("aria-expanded", "false")
     expect(page.locator("iframe")).to_be_hidden()
+
+
+def test_the_viewer_highlights_each_piece_of_a_quote_and_marks_the_gap(page, live_server, engine):
+    clause = next(c for c in engine.index.clauses if c.policy == "leje" and len(c.sentences) >= 3)
+    first, third = clause.sentences[0], clause.sentences[2]
+    page.goto(f"{live_server}/widget/policy/leje?pieces={first.start}-{first.end},{third.start}-{third.end}")
+    text = engine.index.policies["leje"].text
+    marks = page.locator("mark")
+    expect(marks).to_have_count(2, timeout=WAIT_MS)
+    assert marks.all_text_contents() == [text[s.clean_start:s.clean_end] for s in (first, third)]
+    expect(page.locator("#text .gap")).to_have_count(1)

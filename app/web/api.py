@@ -86,9 +86,12 @@ class CitationOut(BaseModel):
     policy: str
     title: str
     section: str = Field(description="The heading path of the clause quoted.")
-    quote: str = Field(description="The policy's own words.")
+    quote: str = Field(description="The policy's own words: its pieces joined by \" … \" where it leaves out words "
+                                   "the page shows between them.")
     start: int = Field(description="Where the quote starts in the policy's source file (character offset).")
     end: int = Field(description="Where the quote ends in the policy's source file (exclusive).")
+    pieces: list[tuple[int, int]] = Field(description="Each piece of the quote as [start, end) offsets into the source "
+                                                      "file, in order: one piece unless the quote shows a gap.")
     score: float
     clause: int = Field(description="The clause's number within its policy.")
     url: str | None = Field(description="The policy's source URL, when known.")
@@ -171,11 +174,20 @@ class Span(BaseModel):
     end: int
 
 
+class GapOut(BaseModel):
+    clean_end: int = Field(description="Where the words before the gap end in the clean `text`.")
+    end: int = Field(description="...and in the source file.")
+    clean_start: int = Field(description="Where the words after the gap start in the clean `text`.")
+    start: int = Field(description="...and in the source file.")
+
+
 class ClauseOut(Span):
     number: int
     section: str
     topic: str
     sentences: list[Span]
+    gaps: list[GapOut] = Field(description="Where the clause skips words the page shows (a table header, a table of "
+                                           "contents): a quote across one shows … there.")
 
 
 class PolicyDetail(PolicyInfo):

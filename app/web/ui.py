@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import gradio as gr
 
-from .. import answer as answers, changes as diffs, search, settings, versions
+from .. import answer as answers, changes as diffs, quotes, search, settings, versions
 from ..answer import Turn
 from ..embedder import Embedder
 from ..engine import Engine
@@ -135,7 +135,7 @@ def render_answer(turn: int, answer: Answer) -> str:
         quoted = _QUOTED.match(paragraph)
         if quoted and 1 <= int(quoted["n"]) <= len(answer.citations):
             n = int(quoted["n"])
-            parts.append(f'<blockquote class="pq-quote">{escape(quoted["quote"])} '
+            parts.append(f'<blockquote class="pq-quote">{render_quote(quoted["quote"])} '
                          f'<button type="button" class="pq-cite" data-turn="{turn}" data-cite="{n}" '
                          f'title="Show in the policy">[{n}]</button></blockquote>')
         else:
@@ -144,6 +144,14 @@ def render_answer(turn: int, answer: Answer) -> str:
         sources = "".join(_render_source(turn, n, c) for n, c in enumerate(answer.citations, 1))
         parts.append(f'<ol class="pq-sources">{sources}</ol>')
     return "".join(parts)
+
+
+_SKIP = ' <span class="pq-skip" title="The policy has words here that the quote leaves out">…</span> '
+
+
+def render_quote(quote: str) -> str:
+    """A quote, escaped, its gap marks (where it leaves out words of the page) shown as such."""
+    return _SKIP.join(escape(piece) for piece in quote.split(quotes.MARK))
 
 
 def _render_source(turn: int, n: int, citation: Citation) -> str:
@@ -235,22 +243,8 @@ def clause_of(index: Index, policy: str, number: int) -> Clause | None:
     return next((c for c in index.clauses[lo:hi] if c.number == number), None)
 
 
-def locate(text: str, quote: str, within: tuple[int, int] | None = None) -> tuple[int, int] | None:
-    """Where `quote` stands in `text`, whitespace-insensitively (quotes join blocks with one newline);
-    looked for in `within` first, then anywhere."""
-    words = quote.split()
-    if not words:
-        return None
-    pattern = re.compile(r"\s+".join(re.escape(w) for w in words))
-    for lo, hi in ([within] if within else []) + [(0, len(text))]:
-        found = pattern.search(text, lo, hi)
-        if found:
-            return found.span()
-    return None
-
-
 def open_citation(engine: Engine, exchanges: list[Exchange], turn: object, n: object) -> str:
-    """The source viewer for citation [n] of answer `turn`: the whole policy, the passage highlighted."""
+    """The source viewer for citation [n] of answer `turn`: the whole policy, the quote's pieces highlighted."""
     if not isinstance(turn, int) or not 0 <= turn < len(exchanges) or exchanges[turn].answer is None:
         return render_viewer_empty()
     citations = exchanges[turn].answer.citations
@@ -267,10 +261,10 @@ def open_citation(engine: Engine, exchanges: list[Exchange], turn: object, n: ob
         return notice(f"The {citation.title}{_version_note(citation.version)} is no longer among the indexed policies.",
                       "error")
     clause = clause_of(index, key, citation.clause)
-    span = locate(policy.text, citation.quote, (clause.clean_start, clause.clean_end) if clause else None)
-    if span is None and clause is not None:
-        span = (clause.clean_start, clause.clean_end)
-    return render_viewer(policy, citation, n, span)
+    spans = quotes.clean_spans(clause, list(citation.pieces)) if clause else []
+    if clause and len(spans) < len(citation.pieces):  # the clause changed since: show it whole
+        spans = [(clause.clean_start, clause.clean_end)]
+    return render_viewer(policy, citation, n, spans)
 
 
 def render_viewer_empty() -> str:
@@ -282,15 +276,15 @@ def _readable(text: str) -> str:
     return escape(text).replace("\n\n", '<span class="pq-gap"></span>')
 
 
-def render_viewer(policy: Policy, citation: Citation, n: int, span: tuple[int, int] | None) -> str:
-    text = policy.text
-    if span:
-        a, b = span
-        body = f'{_readable(text[:a])}<mark class="pq-hit">{_readable(text[a:b])}</mark>{_readable(text[b:])}'
-        where = f"[{n}] {citation.section or 'opening'}"
-    else:
-        body = _readable(text)
-        where = f"[{n}] This passage is no longer in the current version of the policy."
+def render_viewer(policy: Policy, citation: Citation, n: int, spans: list[tuple[int, int]]) -> str:
+    """The whole policy, each piece of the quote (clean-text spans, in order) highlighted, … where it skips words."""
+    text, body, at = policy.text, [], 0
+    for k, (a, b) in enumerate(spans):
+        body += [_readable(text[at:a]), _SKIP if k else "", f'<mark class="pq-hit">{_readable(text[a:b])}</mark>']
+        at = b
+    body = "".join(body + [_readable(text[at:])])
+    where = f"[{n}] {citation.section or 'opening'}" if spans else \
+        f"[{n}] This passage is no longer in the current version of the policy."
     archived = f" ({policy.archived})" if policy.archived else ""
     links = " · ".join(x for x in (link(policy.source_url, "Original page ↗"),
                                    link(policy.archive_url, f"Archived copy{archived} ↗")) if x)
@@ -374,7 +368,7 @@ def _compare_row(index: Index, engine: Engine, question: str, pid: str, top_k: i
         contact = f' <span class="pq-contact">Contact: {escape(contact)}</span>' if contact else ""
         cell, kind = f'<em class="pq-not-stated">not stated</em>{contact}', "not-stated"
     else:
-        cell = "".join(f'<blockquote class="pq-quote">{escape(c.quote)}'
+        cell = "".join(f'<blockquote class="pq-quote">{render_quote(c.quote)}'
                        f'<footer>{escape(c.section or "opening")}</footer></blockquote>' for c in result.citations)
         kind = "stated"
     return (f'<tr class="pq-{kind}" data-policy="{escape(pid)}">'
@@ -507,6 +501,7 @@ CSS = """
   border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .75rem; margin-top: .5rem; }
 .pq-gap { display: block; height: .5em; }
 .pq-hit { background: #fde68a; color: #1f2937; border-radius: 3px; }
+.pq-skip { color: var(--body-text-color-subdued); cursor: help; }
 .pq-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .6rem .8rem; margin: 0 0 .6rem; }
 .pq-rank { font-weight: 700; }
 .pq-score, .pq-topic, .pq-likelihood { color: var(--body-text-color-subdued); font-size: .85em; }

@@ -39,7 +39,8 @@ def chat(request: Request) -> FileResponse:
 
 @pages.get("/widget/policy/{policy_id}")
 def viewer(request: Request) -> FileResponse:
-    """A policy's clean text, the cited passage highlighted: /widget/policy/ID?start=S&end=E (source offsets)."""
+    """A policy's clean text, the cited quote highlighted: /widget/policy/ID?pieces=S-E,S-E (its pieces' source
+    offsets; or ?start=S&end=E)."""
     return _html("viewer.html", request.app.state.widget_csp)
 
 

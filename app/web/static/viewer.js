@@ -1,15 +1,25 @@
-// The policy viewer: the clean text, with the passage a citation points at (source offsets) highlighted.
+// The policy viewer: the clean text, with the pieces of the quote a citation points at (source offsets) highlighted.
 "use strict";
 
 (() => {
   const API = new URL("../../api/", document.currentScript.src);
   const params = new URLSearchParams(location.search);
 
-  // Citations give offsets into the source file; the sentences they cover give the clean-text span.
-  function cleanSpan(policy, start, end) {
-    const covered = policy.clauses.flatMap((c) => c.sentences).filter((s) => s.start >= start && s.end <= end);
-    if (!covered.length) return null;
-    return [Math.min(...covered.map((s) => s.clean_start)), Math.max(...covered.map((s) => s.clean_end))];
+  // A citation's pieces are [start, end) offsets into the source file: each covers sentences of its clause, maybe
+  // starting or ending at a gap, which give its span of the clean text.
+  function cleanSpans(policy, pieces) {
+    const edges = policy.clauses.flatMap((c) => [...c.sentences, ...c.gaps]);
+    return pieces.map(([start, end]) => [
+      Math.min(...edges.filter((e) => e.start >= start && e.start < end).map((e) => e.clean_start)),
+      Math.max(...edges.filter((e) => e.end > start && e.end <= end).map((e) => e.clean_end)),
+    ]).filter(([a, b]) => a < b);
+  }
+
+  // ?pieces=12-80,95-140 (or one piece as ?start=12&end=140) -> [[12, 80], [95, 140]]
+  function pieces() {
+    const text = params.get("pieces") || (params.has("start") ? `${params.get("start")}-${params.get("end")}` : "");
+    return text.split(",").map((piece) => piece.split("-").map(Number))
+      .filter((piece) => piece.length === 2 && piece.every(Number.isInteger));
   }
 
   function show(policy) {
@@ -26,15 +36,24 @@
       meta.append(" · ", a);
     }
     const article = document.getElementById("text");
-    const span = cleanSpan(policy, Number(params.get("start")), Number(params.get("end")));
-    if (!params.has("start") || !span) {
-      article.textContent = policy.text;
-      return;
-    }
-    const mark = document.createElement("mark");
-    mark.textContent = policy.text.slice(span[0], span[1]);
-    article.append(policy.text.slice(0, span[0]), mark, policy.text.slice(span[1]));
-    mark.scrollIntoView({block: "center"});
+    const spans = cleanSpans(policy, pieces());
+    let at = 0;
+    spans.forEach(([a, b], n) => {
+      const mark = document.createElement("mark");
+      mark.textContent = policy.text.slice(a, b);
+      article.append(policy.text.slice(at, a));
+      if (n) {
+        const gap = document.createElement("span");
+        gap.className = "gap";
+        gap.textContent = "… ";
+        gap.title = "The policy has words here that the quote leaves out";
+        article.append(gap);
+      }
+      article.append(mark);
+      at = b;
+    });
+    article.append(policy.text.slice(at));
+    article.querySelector("mark")?.scrollIntoView({block: "center"});
   }
 
   async function load() {

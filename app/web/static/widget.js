@@ -19,14 +19,26 @@
     return node;
   };
   const webLink = (url) => typeof url === "string" && /^https?:\/\//i.test(url);
-  const viewerUrl = (id, start, end, version) => {
+  // The viewer of a policy; given a citation's pieces ([start, end) source offsets), it highlights them.
+  const viewerUrl = (id, pieces, version) => {
     const url = new URL(encodeURIComponent(id), VIEWER);
-    if (start !== undefined) {
-      url.searchParams.set("start", start);
-      url.searchParams.set("end", end);
-    }
+    if (pieces) url.searchParams.set("pieces", pieces.map(([start, end]) => `${start}-${end}`).join(","));
     if (version) url.searchParams.set("version", version);
     return url.href;
+  };
+  const GAP = " … ";  // where a quote leaves out words of the policy
+  // A quote, its gap marks shown as such.
+  const quotation = (text) => {
+    const block = el("blockquote");
+    text.split(GAP).forEach((piece, n) => {
+      if (n) {
+        const gap = el("span", "gap", "…");
+        gap.title = "The policy has words here that the quote leaves out";
+        block.append(" ", gap, " ");
+      }
+      block.append(piece);
+    });
+    return block;
   };
   const link = (href, text) => {
     const a = el("a", "", text);
@@ -98,7 +110,7 @@
   function render(message, answer) {
     message.replaceChildren();
     for (const paragraph of answer.answer.split("\n\n")) {
-      message.append(el(paragraph.startsWith("“") ? "blockquote" : "p", "", paragraph));
+      message.append(paragraph.startsWith("“") ? quotation(paragraph) : el("p", "", paragraph));
     }
     if (answer.citations.length) message.append(sources(answer.citations));
     if (answer.ask_id) message.append(rating(answer.ask_id));
@@ -109,7 +121,7 @@
     citations.forEach((c, n) => {
       const item = el("li", "", `[${n + 1}] ${c.section || c.title} `);
       if (c.version) item.append(el("span", "version", `(version of ${c.version}) `));
-      item.append(link(viewerUrl(c.policy, c.start, c.end, c.version), "Show in policy"));
+      item.append(link(viewerUrl(c.policy, c.pieces, c.version), "Show in policy"));
       if (c.probability != null) item.append(el("span", "likelihood", ` · answers it: ${likelihood(c.probability)}`));
       list.append(item);
     });
