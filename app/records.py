@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import asdict, dataclass, field
 
 
@@ -30,6 +31,7 @@ class Clause:
     sentences: tuple[Sentence, ...]
     topic: str = "other"
     version: str | None = None  # the policy version it belongs to (the date it came into force), when dated
+    labels: tuple[str, ...] = ()  # a table row's column names, one for each line (cell) of its text
 
     @property
     def document(self) -> str:
@@ -49,7 +51,7 @@ class Clause:
     @classmethod
     def from_json(cls, data: dict) -> "Clause":
         sentences = tuple(Sentence(**s) for s in data.pop("sentences"))
-        return cls(sentences=sentences, **data)
+        return cls(sentences=sentences, **{**data, "labels": tuple(data.get("labels", ()))})
 
 
 @dataclass
@@ -68,6 +70,7 @@ class Policy:
     offsets: list[int] = field(default_factory=list)  # clean char i came from source char offsets[i]
     source_text: str = ""
     version: str | None = None  # the date this version came into force (file name or stated date), when known
+    pages: list[int] = field(default_factory=list)  # a PDF's: where each page starts in the source text
 
     @property
     def key(self) -> str:
@@ -85,7 +88,12 @@ class Policy:
             "contact": self.contact,
             "checksum": self.checksum,
             "version": self.version,
+            "pages": self.pages,
         }
+
+    def page(self, offset: int) -> int | None:
+        """The page (from 1) of a PDF that holds source offset `offset`; None for a file without pages."""
+        return bisect_right(self.pages, offset) if self.pages else None
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,7 @@ class Citation:
     url: str | None = None
     version: str | None = None  # the policy version quoted (offsets are into its file); None when undated
     probability: float | None = None  # the fitted probability that the clause answers; None: not retrieval's answer
+    page: int | None = None  # the page of a PDF the quote starts on; None for other files
 
     def to_json(self) -> dict:
         return asdict(self)
