@@ -190,4 +190,4 @@ def cite(policy: Policy, clause: Clause, span: tuple[int, int], score: float, pr
     quote = "\n".join(line.strip() for line in policy.text[first.clean_start:last.clean_end].split("\n\n"))
     return Citation(policy=policy.id, title=policy.title, section=clause.section, quote=quote, start=first.start,
                     end=last.end, score=round(score, 4), clause=clause.number,
-                    url=policy.source_url, version=policy.version, probability=probability)
+                    url=policy.source_url, version=policy.version, probability=probability, page=policy.page(first.start))

@@ -150,7 +150,8 @@ def _render(result) -> str:
     for n, c in enumerate(result.citations, 1):
         version = f" (version {c.version})" if c.version else ""
         answers = f" — answers it: {c.likelihood}" if c.likelihood else ""
-        lines.append(f"[{n}] {c.title}{version} — {c.section or '(opening)'} — chars {c.start}-{c.end} — "
+        page = f" — {c.on_page}" if c.page else ""
+        lines.append(f"[{n}] {c.title}{version} — {c.section or '(opening)'}{page} — chars {c.start}-{c.end} — "
                      f"score {c.score:.2f}{answers}")
     if result.confidence is not None and not result.answered:
         lines.append(f"Confidence that the best clause found answers this: {result.confidence:.0%}")

@@ -195,13 +195,18 @@ class _Markdown:
         bullet = next((x for x, y in bullets if x < line.x0 <= x + 30 and line.top <= y <= line.bottom), None)
         heading = line.size > self.body * 1.1
         before, self.previous, self.table = self.previous, line, None
-        # a paragraph goes on over a page break only where its sentence does
-        after = self.new_page and before and (before.text[-1:] in ".:;!?" or abs(line.x0 - before.x0) > 2)
+        # a paragraph goes on over a page break only where its sentence visibly does
+        after = self.new_page and before and (abs(line.x0 - before.x0) > 2 or before.text[-1:] in ".:;!?"
+                                              or not (line.text[:1].islower() or before.text[-1:] in ",-("))
         close = before and (self.new_page or line.top - before.bottom < line.size * 0.6)
         self.new_page = False
+        marked = _marked(line.words, line.bold and not heading)
         if before and bullet is None and line.size == before.size and line.bold == before.bold and close \
                 and not after and line.x0 >= before.x0 - 2:
+            text = len(self.parts) - 1
             self._join(before, line)
+            if self.parts[text].text.endswith("**") and marked.text.startswith("**"):  # one bold run over the break
+                self.parts[text], marked = self.parts[text][:-2], marked[2:]
         elif heading:
             self.headings.add(line.size)
             level = sorted(self.headings, reverse=True).index(line.size) + 1
@@ -211,7 +216,7 @@ class _Markdown:
             self._put("\n" + "  " * sorted(self.indents).index(round(bullet / 10)) + "* ", line.chars[0].at)
         else:
             self._put("\n\n", line.chars[0].at)
-        self.parts.append(_marked(line.words, line.bold and not heading))
+        self.parts.append(marked)
 
     def _join(self, before: _Line, line: _Line) -> None:
         """Run a paragraph's line on from the one before: after a space (its line break), or, for a word broken by

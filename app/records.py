@@ -115,6 +115,11 @@ class Citation:
         return asdict(self)
 
     @property
+    def on_page(self) -> str:
+        """"page 3" for a quote from a PDF, else empty."""
+        return f"page {self.page}" if self.page else ""
+
+    @property
     def likelihood(self) -> str:
         """The probability that the clause answers as people read it ("92%", "<1%"); empty when there is none."""
         if self.probability is None:

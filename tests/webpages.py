@@ -5,8 +5,8 @@ a header with a menu, a cookie consent banner, breadcrumbs, a sidebar of related
 newsletter form and a footer of link columns, each site marked up its own way (HTML5 landmarks, a page builder's
 classed divs, a blog engine's ids). CHROME holds the chrome's words, so a test can check that none is read as
 the policy. `print_pdf` prints a page with headless Chromium, optionally with its page headers and footers (date,
-title, address, page numbers), which a PDF reader must drop. As a site's print style sheet does, printing leaves
-out the menus, banners, sidebars and footers, but not the site's name and sign-in link at the top.
+title, address, page numbers), which a PDF reader must drop; as a site's print style sheet does, printing leaves
+out the site's own header, menus, banners, sidebars and footers.
 
 Run as a script, it measures main-content extraction libraries on such pages (how much policy text each keeps,
 how much chrome it drops): `python tests/webpages.py` with the candidates installed (see README, web pages).
@@ -69,7 +69,7 @@ table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px;vertical-
 .cookie,.consent,#cmplz{position:fixed;bottom:0;background:#eee;padding:1em}
 .layout{display:flex;gap:2em}.layout>aside,.sidebar{width:14em}
 @media print{nav,.menu,.cookie,.consent,#cmplz,aside,.sidebar,.crumbs,.share,.newsletter,form,footer,.bottom,
-.jp-relatedposts{display:none}}
+.jp-relatedposts,.site-header,.top-bar,#masthead{display:none}}
 """
 
 

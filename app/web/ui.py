@@ -152,7 +152,11 @@ def _render_source(turn: int, n: int, citation: Citation) -> str:
                   f'answers it: {citation.likelihood}</span>' if citation.likelihood else "")
     return (f'<li><button type="button" class="pq-source" data-turn="{turn}" data-cite="{n}">'
             f'[{n}] {escape(citation.title)} — {escape(citation.section or "opening")}'
-            f'{_version_note(citation.version)}</button>{likelihood}</li>')
+            f'{escape(_page_note(citation))}{_version_note(citation.version)}</button>{likelihood}</li>')
+
+
+def _page_note(citation: Citation) -> str:
+    return f", {citation.on_page}" if citation.page else ""
 
 
 def _version_note(version: str | None) -> str:
@@ -287,7 +291,7 @@ def render_viewer(policy: Policy, citation: Citation, n: int, span: tuple[int, i
     if span:
         a, b = span
         body = f'{_readable(text[:a])}<mark class="pq-hit">{_readable(text[a:b])}</mark>{_readable(text[b:])}'
-        where = f"[{n}] {citation.section or 'opening'}"
+        where = f"[{n}] {citation.section or 'opening'}{_page_note(citation)}"
     else:
         body = _readable(text)
         where = f"[{n}] This passage is no longer in the current version of the policy."

@@ -26,11 +26,14 @@
       meta.append(" · ", a);
     }
     const article = document.getElementById("text");
-    const span = cleanSpan(policy, Number(params.get("start")), Number(params.get("end")));
+    const start = Number(params.get("start"));
+    const span = cleanSpan(policy, start, Number(params.get("end")));
     if (!params.has("start") || !span) {
       article.textContent = policy.text;
       return;
     }
+    const page = (policy.pages || []).filter((first) => first <= start).length;  // a PDF's page holding the passage
+    if (page) meta.append(` · the passage is on page ${page}`);
     const mark = document.createElement("mark");
     mark.textContent = policy.text.slice(span[0], span[1]);
     article.append(policy.text.slice(0, span[0]), mark, policy.text.slice(span[1]));
