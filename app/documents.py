@@ -124,12 +124,13 @@ def _read(path: Path) -> tuple[str, MappedText, tuple[int, ...]]:
 def load(path: Path) -> tuple[Policy, list[Block]]:
     """Read one policy file into its Policy record and its blocks."""
     source, view, pages = _read(path)
+    marked = path.suffix.lower() in (".html", ".htm", ".pdf")  # its headings are tags or type, not lone lines
     pid = policy_id(path)
     if not POLICY_ID.match(pid):
         raise PolicyQAError(f"{path.name}: a policy file's name must be lower-case letters, digits, '-' or '_', "
                             "then optionally @YYYY-MM-DD for a version; rename it.")
     version = named_version(path)
-    blocks = _drop_repeated_runs(_inline_structure(_drop_chrome(_markdown_blocks(view))))
+    blocks = _drop_repeated_runs(_inline_structure(_drop_chrome(_markdown_blocks(view, labels=not marked))))
     if not blocks:
         raise PolicyQAError(f"{path} has no policy text left after cleaning; check that it is the policy page.")
     policy = _describe(pid, source, blocks)
@@ -266,6 +267,7 @@ _SETEXT = re.compile(r"^\s{0,3}(=+|-{2,})\s*$")
 _HTML_TABLE = re.compile(r"^\s{0,3}<table\b", re.I)
 _DEFINITION = re.compile(r"^\s{0,3}:[ \t]+(?=\S)")  # kramdown's definition list: "Term" then ": what it means"
 _DEBRIS = re.compile(r"^[\s|:\-=_*#>Â\u00a0]*$")
+_EMPTY_ROW = re.compile(r"^\s*\|(?:[ \t]*\|)+\s*$")
 _PIPES = re.compile(r"(?:\s*\|)+\s*")
 _OUTER_PIPES = re.compile(r"^\s*\|\s*|\s*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*$")  # under a pipe table's header
@@ -291,15 +293,17 @@ def _front_matter(view: MappedText) -> tuple[list[Block], int]:
     return heading, front.end()
 
 
-def _markdown_blocks(view: MappedText) -> list[Block]:
-    """The blocks of Markdown (or plain text) `view`, with its offsets."""
+def _markdown_blocks(view: MappedText, labels: bool = True) -> list[Block]:
+    """The blocks of Markdown (or plain text) `view`, with its offsets. With `labels`, a short unpunctuated line
+    alone is a heading, as plain text marks one; a web page's or a PDF's Markdown marks every heading it has."""
     source = view.text
     blocks, pos = _front_matter(view)
     paragraph: list[MappedText] = []
 
     def flush() -> None:
         line = _clean_inline(paragraph[0]) if len(paragraph) == 1 else None
-        if line and not paragraph[0].text.lstrip().startswith("*") and _is_label(line.text) and not is_date_line(line.text):
+        if line and labels and not paragraph[0].text.lstrip().startswith("*") and _is_label(line.text) \
+                and not is_date_line(line.text):
             blocks.append(Block("heading", 2, line))
         elif paragraph:
             blocks.extend(_bold_split(MappedText.join(paragraph, " ")))
@@ -317,7 +321,7 @@ def _markdown_blocks(view: MappedText) -> list[Block]:
             flush()  # an HTML table in Markdown (a cookie table): read as a web page's table is
             start, html_end = pos - len(raw), close + len("</table>")
             blocks.extend(_markdown_blocks(webpages.markdown_view(source[start:html_end], view.offsets[start],
-                                                                  main_only=False)))
+                                                                  main_only=False), labels=False))
             continue
         if quote := _QUOTE.match(line.text):
             line = line[quote.end():]
@@ -348,6 +352,10 @@ def _markdown_blocks(view: MappedText) -> list[Block]:
             title = _clean_inline(paragraph.pop())
             if title.text:
                 blocks.append(Block("heading", 1 if "=" in setext[1] else 2, title))
+            continue
+        if _EMPTY_ROW.match(line.text):  # a table's header row that names no column: a header all the same
+            flush()
+            paragraph.append(line)
             continue
         if _BANNER.search(line.text) or _DEBRIS.match(line.text) or _only_markup(line.text):
             flush()
@@ -396,7 +404,8 @@ def _clean_inline(text: MappedText) -> MappedText:
     text = text.sub(MARKUP_BRACES).sub(_HTML_INLINE, repl=" ").sub(_LINK, keep=1).sub(_REFERENCE, keep=1).sub(_FOOTNOTE_REF)
     for italic in _ITALICS:
         text = text.sub(italic, keep=1)
-    text = text.sub(_ESCAPE, keep=1).sub(_EMPHASIS).sub(_CODE, keep=1).sub(_ENTITY, repl=" ")
+    # escapes last: an escaped mark ("\\_\\_Host-session", "\\*") is the policy's own character, never emphasis
+    text = text.sub(_EMPHASIS).sub(_CODE, keep=1).sub(_ESCAPE, keep=1).sub(_ENTITY, repl=" ")
     if "|" in text.text:
         text = text.sub(_OUTER_PIPES).sub(_PIPES, repl=" ")
     return text.squeeze()

@@ -76,7 +76,7 @@ def read(path: Path) -> Printed:
     """The PDF at `path` as text and as Markdown; a one-line error for a PDF that cannot be read or has no text."""
     try:
         with pdfplumber.open(path, laparams={}) as pdf:
-            return _printed(path, [(page, _lines(page), page.find_tables(), _bullets(page)) for page in pdf.pages])
+            return _printed(path, [(page, _lines(page), _tables(page), _bullets(page)) for page in pdf.pages])
     except PolicyQAError:
         raise
     except Exception as exc:  # pdfminer raises many kinds for a broken, encrypted or truncated file
@@ -97,6 +97,12 @@ def _lines(page) -> list[list[tuple[str, LTChar | None]]]:
                     lines.append([(ch, item if isinstance(item, LTChar) else None)
                                   for item in line for ch in item.get_text()])
     return lines
+
+
+def _tables(page) -> list:
+    """The page's ruled tables; a row the page's foot cuts (ruled above and at its sides only) is closed there."""
+    foot = max((e["bottom"] for e in page.edges if e["orientation"] == "v"), default=None)
+    return page.find_tables({"explicit_horizontal_lines": [foot]} if foot else None)
 
 
 def _bullets(page) -> list[tuple[float, float]]:
@@ -123,7 +129,9 @@ def _printed(path: Path, pages: list) -> Printed:
     if not source.replace("\f", "").strip():
         raise PolicyQAError(f"{path.name} has no text layer (a scanned image?); run it through OCR or save the "
                             "policy as text.")
-    running = _running([(height, lines) for height, lines, _, _ in placed])
+    # a table's header row a printer repeats atop each page is the table's (read once), not a running header
+    running = _running([(height, [ln for ln in lines if not any(_holds(t.bbox, ln) for t in tables)])
+                        for height, lines, tables, _ in placed])
     sizes = Counter(line.size for _, lines, _, _ in placed for line in lines for c in line.chars if c.text.strip())
     markdown = _Markdown(sizes.most_common(1)[0][0])
     for _, lines, tables, bullets in placed:
@@ -170,6 +178,7 @@ class _Markdown:
         self.previous: _Line | None = None  # the line the next one may run on from
         self.table: tuple[int, tuple[str, ...]] | None = None  # the table the last page ended in: columns, header
         self.new_page = False  # the next line is a page's first
+        self.row: tuple[int, list[MappedText]] | None = None  # where the last table row starts in `parts`, its cells
 
     def result(self) -> MappedText:
         return MappedText.join(self.parts, "")
@@ -181,7 +190,7 @@ class _Markdown:
         """One page's lines in reading order, each table where it stands among them."""
         self.new_page = True
         tables = sorted(tables, key=lambda t: t.bbox[1])
-        flowing = [ln for ln in lines if not any(_inside(ln.x0 + 1, (ln.top + ln.bottom) / 2, t.bbox) for t in tables)]
+        flowing = [ln for ln in lines if not any(_holds(t.bbox, ln) for t in tables)]
         cells = [c for ln in lines for c in ln.chars]
         for line in flowing:
             while tables and tables[0].bbox[1] < line.top:
@@ -224,7 +233,7 @@ class _Markdown:
         "third-party")."""
         broken, start = _BROKEN.search(before.text), re.match(r"[a-z]\w*", line.text)
         if broken and start and self.parts[-1].text.endswith(broken[2]):
-            if broken[2] == "\u00ad" or is_word(broken[1] + start[0]) and not is_word(start[0]):
+            if _only_broken(broken[1], start[0], broken[2]):
                 self.parts[-1] = self.parts[-1][:-1]
             return
         self._put(" ", before.chars[-1].at)
@@ -242,6 +251,10 @@ class _Markdown:
         if self.table and self.table[0] == columns and self.parts and self.parts[-1].text.endswith("|\n"):
             rows = rows[1:] if header == self.table[1] else rows  # continued from the page before
             header = self.table[1]
+            if rows and not rows[0][0].text and self.row:  # a row the page break cut: its end joins its start
+                at, cells = self.row
+                del self.parts[at:]
+                rows[0] = [MappedText.join([a, b], " ") for a, b in zip(cells, rows[0])]
         else:
             empty = "|" + "  |" * columns + "\n" if header is None else ""
             self._put("\n\n" + empty, at)
@@ -253,6 +266,7 @@ class _Markdown:
         self.table, self.previous = (columns, header or ()), None
 
     def _row(self, cells: list[MappedText]) -> None:
+        self.row = (len(self.parts), cells)
         at = next((c.offsets[0] for c in cells if c.offsets), 0)
         for cell in cells:
             self._put("| ", at)
@@ -262,8 +276,23 @@ class _Markdown:
 
 
 def _cell(chars: list[_Char]) -> MappedText:
-    """A table cell's characters, its lines run on with spaces, bold runs marked."""
-    return _marked([c._replace(text=" ") if c.text.isspace() else c for c in chars], False).squeeze()
+    """A table cell's characters, bold runs marked, its lines run on after a space, or with none (and no hyphen
+    where it only broke a word) after a hyphen."""
+    kept: list[_Char] = []
+    for i, c in enumerate(chars):
+        if c.text == "\n" and kept and _BROKEN.search("".join(k.text for k in kept[-40:])) \
+                and (start := re.match(r"[a-z]\w*", "".join(k.text for k in chars[i + 1:i + 40]))):
+            if _only_broken(_BROKEN.search("".join(k.text for k in kept[-40:]))[1], start[0], kept[-1].text):
+                kept.pop()
+            continue
+        kept.append(c._replace(text=" ") if c.text.isspace() else c)
+    return _marked(kept, False).squeeze()
+
+
+def _only_broken(head: str, tail: str, hyphen: str) -> bool:
+    """Did the hyphen at a line's end only break a word ("infor-mation"), rather than belong to it ("third-party",
+    "non-essential")? A soft hyphen always; else when the joined word is English and its tail alone is not."""
+    return hyphen == "\u00ad" or is_word(head + tail) and not is_word(tail)
 
 
 def _marked(chars: list[_Char], bold_line: bool) -> MappedText:
@@ -286,6 +315,10 @@ def _marked(chars: list[_Char], bold_line: bool) -> MappedText:
         text.append("**")
         offsets.extend([chars[-1].at] * 2)
     return MappedText("".join(text), tuple(offsets))
+
+
+def _holds(box: tuple[float, float, float, float], line: _Line) -> bool:
+    return _inside(line.x0 + 1, (line.top + line.bottom) / 2, box)
 
 
 def _inside(x: float, y: float, box: tuple[float, float, float, float]) -> bool:

@@ -158,7 +158,7 @@ def build(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progress 
         policies, clause_rows = _split(loaded, skipped)
         if not clause_rows:
             why = f" ({len(skipped)} skipped, e.g. {next(iter(skipped.values()))})" if skipped else ""
-            raise PolicyQAError(f"No readable policy files in {corpus}{why}; add .md, .txt or .html files.")
+            raise PolicyQAError(f"No readable policy files in {corpus}{why}; add .md, .txt, .html or .pdf files.")
         old = previous.documents if previous else {}
         added = sorted(set(policies) - set(old))
         removed = sorted(set(old) - set(policies))

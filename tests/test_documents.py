@@ -195,6 +195,12 @@ def test_each_row_of_an_html_table_is_one_block_and_its_header_row_is_dropped(tm
         ("Acme\nsession\nKeeps you signed in.\nSession", ("Provider", "Cookie", "Description", "Expiration")),
         ("Acme\ntheme\nRemembers your colour theme.\nOne year", ("Provider", "Cookie", "Description", "Expiration"))]
     assert "Provider" not in " ".join(texts) and "Your choices" in texts
+    policy, blocks, texts = load_written(tmp_path / "plain.html", webpages.page(
+        "# Cookies\n\nThis notice explains the cookies Acme sets and how you can control them in your browser.\n\n",
+        "blog").replace("</div><footer", "<table><tr><td>session</td><td>Keeps you signed in.</td></tr><tr><td>theme"
+                        "</td><td>Remembers your colour theme.</td></tr></table></div><footer"))
+    assert [(b.text.text, b.labels) for b in blocks if b.kind == "row"] == [  # a table that names no column
+        ("session\nKeeps you signed in.", ("", "")), ("theme\nRemembers your colour theme.", ("", ""))]
 
 
 def test_markdowns_other_markup_stays_out_and_its_words_stay_in(tmp_path):

@@ -91,3 +91,23 @@ def test_a_pdf_that_cannot_be_read_is_one_clear_error_naming_it(tmp_path, model)
         assert "\n" not in str(raised.value)
     report = store.build(corpus, tmp_path / "index", model)
     assert set(report.skipped) == set(expected) and report.policies == 1
+
+
+def test_a_table_over_pages_is_read_row_by_row_under_its_header(tmp_path):
+    """A printed table runs over pages: the printer repeats its header row atop each page and cuts a long row in
+    two. Each row is one block, its cells labelled by the header, which is read once; a cut row is one row."""
+    rows = "".join(f"<tr><td>Acme</td><td>cookie_{n}</td><td>{'Remembers a setting of yours between visits. ' * (1 + 5 * (n % 7 == 3))}"
+                   f"</td><td>{n} days</td></tr>" for n in range(40))
+    page = tmp_path / "cookies.html"
+    page.write_text(webpages.page("# Acme Cookies\n\nWe set the cookies in the table below, each for the time it says."
+                                  "\n\n## Cookies we set\n\n", "landmarks").replace(
+        "</article>", f"<table><thead><tr><th>Provider</th><th>Cookie</th><th>Purpose</th><th>Expires</th></tr></thead>"
+                      f"{rows}</table></article>"), encoding="utf-8")
+    webpages.print_pdf(page, tmp_path / "cookies.pdf", headers=True)
+    policy, blocks = documents.load(tmp_path / "cookies.pdf")
+    read = [b for b in blocks if b.kind == "row"]
+    assert len(policy.pages) > 1 and len(read) == 40
+    assert {b.labels for b in read} == {("Provider", "Cookie", "Purpose", "Expires")}
+    assert [b.text.text.split("\n")[1] for b in read] == [f"cookie_{n}" for n in range(40)]
+    assert all(b.text.text.endswith(f"\n{n} days") for n, b in enumerate(read))
+    assert "Provider" not in policy.text
