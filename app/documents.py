@@ -161,6 +161,7 @@ _STATED = re.compile(
     rf"(?:\s+(?:date|as\s+of|on|from))?[\s*_:|,-]{{0,6}}(?P<date>{_DATE})",
     re.I,
 )
+_TAG = re.compile(r"<[^<>\n]*>")
 _BARE_DATE = re.compile(rf"^[\s*_]*(?:{_DATE})[\s*_]*$", re.I)  # "January 1, 2020" alone under a title
 _DATE_FORMATS = ("%Y-%m-%d", "%Y.%m.%d", "%B %d %Y", "%d %B %Y", "%B %Y")  # "March 2024": from March 1
 
@@ -173,8 +174,9 @@ def is_date_line(text: str) -> bool:
 
 def stated_date(source: str) -> str | None:
     """The date a document says it took effect ("Effective date: June 1, 2021", "Last updated 2021-06-01",
-    "Date of Enforcement: December 1, 2011"), else the date its archive banner gives, else None."""
-    for found in _STATED.finditer(source):
+    "Date of Enforcement: December 1, 2011"; in a web page, whatever tags stand between), else the date its archive
+    banner gives, else None."""
+    for found in _STATED.finditer(_TAG.sub(" ", source)):
         text = re.sub(r"\s+", " ", found["date"].replace(",", " ").replace(". ", ".")).strip()
         text = re.sub(r"(?<=\d)(?:st|nd|rd|th)\b", "", text, flags=re.I)
         for pattern in _DATE_FORMATS:
