@@ -80,7 +80,7 @@ def read(path: Path) -> Printed:
     except PolicyQAError:
         raise
     except Exception as exc:  # pdfminer raises many kinds for a broken, encrypted or truncated file
-        said = f"{type(exc).__name__} {exc}".lower()
+        said = repr(exc).lower()
         reason = "it is encrypted" if "encrypt" in said or "password" in said else "it is damaged or not a PDF"
         raise PolicyQAError(f"{path.name} is not a readable PDF ({reason}); save the policy as an unprotected PDF "
                             "with text, or as HTML or text.") from None
