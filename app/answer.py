@@ -191,4 +191,4 @@ def cite(policy: Policy, clause: Clause, span: tuple[int, int], score: float, pr
     return Citation(policy=policy.id, title=policy.title, section=clause.section, quote=quotes.text(policy.text, pieces),
                     start=pieces[0][2], end=pieces[-1][3], pieces=tuple((start, end) for _, _, start, end in pieces),
                     score=round(score, 4), clause=clause.number, url=policy.source_url, version=policy.version,
-                    probability=probability)
+                    probability=probability, page=policy.page(pieces[0][2]))

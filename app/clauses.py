@@ -2,7 +2,8 @@
 
 A clause is what a reader would quote together: a paragraph, or a lead-in with its list
 ("...for the following purposes:" + items), or a labelled record with its fields
-("Records of payment ... / Reason for preservation: ... / Retention period: 5 years").
+("Records of payment ... / Reason for preservation: ... / Retention period: 5 years"), or one
+row of a table (its cells, each labelled by its column's name for search).
 Every clause is a slice of the policy's clean text and knows its span in the source file.
 """
 
@@ -32,13 +33,17 @@ def split(policy: Policy, blocks: list[Block]) -> list[Clause]:
     for block in blocks:
         spans.append((pos, pos + len(block.text)))
         pos += len(block.text) + len(SEPARATOR)
-    # a line that dates the policy stands alone: merged into its neighbour it would be lost in the neighbour's words
-    groups = _merge_small(_group(blocks), [MIN_CHARS if is_date_line(b.text.text) else len(b.text) for b in blocks])
+    # a line that dates the policy stands alone: merged into its neighbour it would be lost in the neighbour's words;
+    # so does a table row, whose cells read as one record
+    sizes = [MIN_CHARS if is_date_line(b.text.text) else len(b.text) for b in blocks]
+    groups = _merge_small(_group(blocks), sizes, {i for i, b in enumerate(blocks) if b.kind == "row"})
     clauses = []
     for section, members in groups:
         start, end = spans[members[0]][0], spans[members[-1]][1]
-        for a, b in _windows(policy.text, start, end):
-            clauses.append(_clause(policy, len(clauses), section, a, b))
+        windows = _windows(policy.text, start, end)
+        labels = blocks[members[0]].labels if len(members) == len(windows) == 1 else ()
+        for a, b in windows:
+            clauses.append(_clause(policy, len(clauses), section, a, b, labels))
     return clauses
 
 
@@ -55,7 +60,7 @@ def _group(blocks: list[Block]) -> list[tuple[str, list[int]]]:
             path = [p for p in path if p[0] < block.level] + [(block.level, block.text.text)]
             current = None
             continue
-        if current is not None and _belongs(blocks, current, block):
+        if current is not None and "row" not in (block.kind, blocks[current[-1]].kind) and _belongs(blocks, current, block):
             current.append(i)
         else:
             current = [i]
@@ -99,23 +104,26 @@ def _is_label(text: str) -> bool:
     return len(text) <= 80 and ":" not in text and not re.search(r"[.;!?,]\W*$", text.rstrip())
 
 
-def _merge_small(groups: list[tuple[str, list[int]]], sizes: list[int]) -> list[tuple[str, list[int]]]:
+def _merge_small(groups: list[tuple[str, list[int]]], sizes: list[int], alone: set[int]) -> list[tuple[str, list[int]]]:
     """Fold clauses too short to stand alone into their neighbour in the same section, never across a
-    heading (a repeated heading gives the same section name on both sides of it)."""
+    heading (a repeated heading gives the same section name on both sides of it), never with a block that
+    stands `alone`."""
     merged: list[tuple[str, list[int]]] = []
     pending: tuple[str, list[int]] | None = None
+    joins = lambda before, after: (before[0] == after[0] and after[1][0] == before[1][-1] + 1  # noqa: E731
+                                   and not alone & {before[1][-1], after[1][0]})
     for section, members in groups:
-        if pending and pending[0] == section and members[0] == pending[1][-1] + 1:
+        if pending and joins(pending, (section, members)):
             members = pending[1] + members
         elif pending:
             merged.append(pending)
         pending = None
-        if sum(sizes[i] for i in members) < MIN_CHARS:
+        if sum(sizes[i] for i in members) < MIN_CHARS and not alone & set(members):
             pending = (section, members)
         else:
             merged.append((section, members))
     if pending:
-        if merged and merged[-1][0] == pending[0] and pending[1][0] == merged[-1][1][-1] + 1:
+        if merged and joins(merged[-1], pending):
             merged[-1] = (pending[0], merged[-1][1] + pending[1])
         else:
             merged.append(pending)
@@ -154,7 +162,7 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in spans if text[a:b].strip()]
 
 
-def _clause(policy: Policy, number: int, section: str, start: int, end: int) -> Clause:
+def _clause(policy: Policy, number: int, section: str, start: int, end: int, labels: tuple[str, ...] = ()) -> Clause:
     sentences = tuple(
         Sentence(a, b, policy.offsets[a], policy.offsets[b - 1] + 1) for a, b in sentence_spans(policy.text, start, end)
     )
@@ -169,4 +177,5 @@ def _clause(policy: Policy, number: int, section: str, start: int, end: int) -> 
         end=sentences[-1].end,
         sentences=sentences,
         gaps=quotes.gaps(policy, start, end),
+        labels=labels,
     )

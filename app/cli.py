@@ -151,7 +151,8 @@ def _render(result) -> str:
         version = f" (version {c.version})" if c.version else ""
         answers = f" — answers it: {c.likelihood}" if c.likelihood else ""
         chars = ", ".join(f"{start}-{end}" for start, end in c.pieces)
-        lines.append(f"[{n}] {c.title}{version} — {c.section or '(opening)'} — chars {chars} — "
+        page = f" — {c.on_page}" if c.page else ""
+        lines.append(f"[{n}] {c.title}{version} — {c.section or '(opening)'}{page} — chars {chars} — "
                      f"score {c.score:.2f}{answers}")
     if result.confidence is not None and not result.answered:
         lines.append(f"Confidence that the best clause found answers this: {result.confidence:.0%}")

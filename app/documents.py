@@ -1,9 +1,11 @@
 """Load policy files: decode, read what the document says of itself, clean, find its blocks.
 
-A policy file (Markdown, plain text or HTML) becomes a Policy plus a list of Blocks:
-headings, list items and paragraphs, each a MappedText whose characters point back
-into the source file. Navigation chrome, archive banners and table debris are dropped;
-mojibake is repaired with ftfy. Nothing here decides what a clause is (see clauses.py).
+A policy file (Markdown, plain text, a web page or a PDF) becomes a Policy plus a list of Blocks:
+headings, list items, table rows and paragraphs, each a MappedText whose characters point back
+into the source file. A web page (webpages.py) and a PDF (pdfs.py) are first read as Markdown
+mapped to their text, so every format is read by one reader. Navigation chrome, archive banners
+and table debris are dropped; mojibake is repaired with ftfy. Nothing here decides what a clause
+is (see clauses.py).
 """
 
 from __future__ import annotations
@@ -12,28 +14,29 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
 
 import ftfy
 from charset_normalizer import from_bytes
 
+from . import pdfs, webpages
 from .errors import PolicyQAError
 from .mapped import MappedText
 from .records import Policy
 
 # Repair mojibake only: curly quotes, ligatures and character widths are the source's own text.
 _FTFY = ftfy.TextFixerConfig(uncurl_quotes=False, fix_latin_ligatures=False, fix_character_width=False, explain=False)
-SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
+SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
 POLICY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 @dataclass(frozen=True)
 class Block:
-    kind: str  # "heading", "item" or "text"
+    kind: str  # "heading", "item", "row" (of a table: its cells, a line each) or "text"
     level: int  # heading depth (1 = title) or item depth (0 = top)
     text: MappedText
+    labels: tuple[str, ...] = ()  # a row's column names, one for each of its cells ("" where none)
 
 
 # ---------------------------------------------------------------- reading
@@ -74,7 +77,7 @@ def file_key(path: Path, source: str) -> str:
 
 def corpus_files(corpus: Path) -> list[Path]:
     if not corpus.is_dir():
-        raise PolicyQAError(f"Corpus folder {corpus} does not exist; create it and put policy files (.md, .txt, .html) in it.")
+        raise PolicyQAError(f"Corpus folder {corpus} does not exist; create it and put policy files (.md, .txt, .html, .pdf) in it.")
     return sorted(p for p in corpus.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
 
 
@@ -95,6 +98,9 @@ def decode(data: bytes, name: str) -> str:
 
 
 def read_source(path: Path) -> str:
+    """A policy file's text: as written, or a PDF's text layer."""
+    if path.suffix.lower() == ".pdf":
+        return pdfs.read(path).text
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -102,21 +108,34 @@ def read_source(path: Path) -> str:
     return decode(data, str(path))
 
 
+def _read(path: Path) -> tuple[str, MappedText, tuple[int, ...]]:
+    """The file's text, the same as Markdown with offsets into it (a web page's main content, a PDF's layout read),
+    and where each page starts (a PDF's)."""
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        printed = pdfs.read(path)
+        return printed.text, printed.view, printed.pages
+    source = read_source(path)
+    if suffix in (".html", ".htm"):
+        return source, webpages.markdown_view(source), ()
+    return source, MappedText.of(source), ()
+
+
 def load(path: Path) -> tuple[Policy, list[Block]]:
     """Read one policy file into its Policy record and its blocks."""
-    source = read_source(path)
+    source, view, pages = _read(path)
+    marked = path.suffix.lower() in (".html", ".htm", ".pdf")  # its headings are tags or type, not lone lines
     pid = policy_id(path)
     if not POLICY_ID.match(pid):
         raise PolicyQAError(f"{path.name}: a policy file's name must be lower-case letters, digits, '-' or '_', "
                             "then optionally @YYYY-MM-DD for a version; rename it.")
     version = named_version(path)
-    is_html = path.suffix.lower() in (".html", ".htm")
-    blocks = _html_blocks(source) if is_html else _markdown_blocks(source)
-    blocks = _drop_repeated_runs(_inline_structure(_drop_chrome(blocks)))
+    blocks = _drop_repeated_runs(_inline_structure(_drop_chrome(_markdown_blocks(view, labels=not marked))))
     if not blocks:
         raise PolicyQAError(f"{path} has no policy text left after cleaning; check that it is the policy page.")
     policy = _describe(pid, source, blocks)
     policy.version = version or stated_date(source)
+    policy.pages = list(pages)
     return policy, blocks
 
 
@@ -127,7 +146,6 @@ _BANNER = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})[^\n]*?\((?P<archive>https?://web\.archive\.org/\S+?)\)",
     re.I,
 )
-_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 _CANONICAL = re.compile(r"<link[^>]+rel=[\"']canonical[\"'][^>]*href=[\"']([^\"']+)", re.I)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.I)
 _PHONE = re.compile(r"(?:phone|tel|telephone|contact number|call)\s*[:.]?\s*(\+?\d[\d\s().-]{6,}\d)", re.I)
@@ -143,6 +161,7 @@ _STATED = re.compile(
     rf"(?:\s+(?:date|as\s+of|on|from))?[\s*_:|,-]{{0,6}}(?P<date>{_DATE})",
     re.I,
 )
+_TAG = re.compile(r"<[^<>\n]*>")
 _BARE_DATE = re.compile(rf"^[\s*_]*(?:{_DATE})[\s*_]*$", re.I)  # "January 1, 2020" alone under a title
 _DATE_FORMATS = ("%Y-%m-%d", "%Y.%m.%d", "%B %d %Y", "%d %B %Y", "%B %Y")  # "March 2024": from March 1
 
@@ -155,8 +174,9 @@ def is_date_line(text: str) -> bool:
 
 def stated_date(source: str) -> str | None:
     """The date a document says it took effect ("Effective date: June 1, 2021", "Last updated 2021-06-01",
-    "Date of Enforcement: December 1, 2011"), else the date its archive banner gives, else None."""
-    for found in _STATED.finditer(source):
+    "Date of Enforcement: December 1, 2011"; in a web page, whatever tags stand between), else the date its archive
+    banner gives, else None."""
+    for found in _STATED.finditer(_TAG.sub(" ", source)):
         text = re.sub(r"\s+", " ", found["date"].replace(",", " ").replace(". ", ".")).strip()
         text = re.sub(r"(?<=\d)(?:st|nd|rd|th)\b", "", text, flags=re.I)
         for pattern in _DATE_FORMATS:
@@ -249,6 +269,7 @@ _SETEXT = re.compile(r"^\s{0,3}(=+|-{2,})\s*$")
 _HTML_TABLE = re.compile(r"^\s{0,3}<table\b", re.I)
 _DEFINITION = re.compile(r"^\s{0,3}:[ \t]+(?=\S)")  # kramdown's definition list: "Term" then ": what it means"
 _DEBRIS = re.compile(r"^[\s|:\-=_*#>Â\u00a0]*$")
+_EMPTY_ROW = re.compile(r"^\s*\|(?:[ \t]*\|)+\s*$")
 _PIPES = re.compile(r"(?:\s*\|)+\s*")
 _OUTER_PIPES = re.compile(r"^\s*\|\s*|\s*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*$")  # under a pipe table's header
@@ -264,39 +285,45 @@ _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(?P<body>.*?)^---[ \t]*$\r?\
 _FRONT_TITLE = re.compile(r"^title:[ \t]*([\"']?)(?P<title>[^\n]*?)\1[ \t]*$", re.M)
 
 
-def _front_matter(source: str) -> tuple[list[Block], int]:
+def _front_matter(view: MappedText) -> tuple[list[Block], int]:
     """The front matter's title as the document's title heading, and where the Markdown after it starts."""
-    front = _FRONT_MATTER.match(source)
+    front = _FRONT_MATTER.match(view.text)
     if not front:
         return [], 0
-    title = _FRONT_TITLE.search(source, front.start("body"), front.end("body"))
-    heading = [Block("heading", 1, MappedText.of(source, *title.span("title")))] if title and title["title"] else []
+    title = _FRONT_TITLE.search(view.text, front.start("body"), front.end("body"))
+    heading = [Block("heading", 1, view[slice(*title.span("title"))])] if title and title["title"] else []
     return heading, front.end()
 
 
-def _markdown_blocks(source: str) -> list[Block]:
-    blocks, pos = _front_matter(source)
+def _markdown_blocks(view: MappedText, labels: bool = True) -> list[Block]:
+    """The blocks of Markdown (or plain text) `view`, with its offsets. With `labels`, a short unpunctuated line
+    alone is a heading, as plain text marks one; a web page's or a PDF's Markdown marks every heading it has."""
+    source = view.text
+    blocks, pos = _front_matter(view)
     paragraph: list[MappedText] = []
 
     def flush() -> None:
         line = _clean_inline(paragraph[0]) if len(paragraph) == 1 else None
-        if line and not paragraph[0].text.lstrip().startswith("*") and _is_label(line.text) and not is_date_line(line.text):
+        if line and labels and not paragraph[0].text.lstrip().startswith("*") and _is_label(line.text) \
+                and not is_date_line(line.text):
             blocks.append(Block("heading", 2, line))
         elif paragraph:
             blocks.extend(_bold_split(MappedText.join(paragraph, " ")))
         paragraph.clear()
 
-    in_table = defining = False
+    labels: tuple[str, ...] | None = None  # inside a table: its column names
+    defining = False
     html_end = 0  # where a raw HTML table read as HTML ends
     for raw in source[pos:].splitlines(keepends=True):
-        line = MappedText.of(source, pos, pos + len(raw.rstrip("\r\n")))
+        line = view[pos:pos + len(raw.rstrip("\r\n"))]
         pos += len(raw)
-        if line.offsets and line.offsets[0] < html_end:
+        if pos - len(raw) < html_end:
             continue
-        if _HTML_TABLE.match(line.text) and (close := source.find("</table>", line.offsets[0])) >= 0:
-            flush()  # an HTML table in Markdown (a cookie table): a row is a block, as in an HTML page
-            html_end = close + len("</table>")
-            blocks.extend(_html_blocks(source, line.offsets[0], html_end))
+        if _HTML_TABLE.match(line.text) and (close := source.find("</table>", pos - len(raw))) >= 0:
+            flush()  # an HTML table in Markdown (a cookie table): read as a web page's table is
+            start, html_end = pos - len(raw), close + len("</table>")
+            blocks.extend(_markdown_blocks(webpages.markdown_view(source[start:html_end], view.offsets[start],
+                                                                  main_only=False), labels=False))
             continue
         if quote := _QUOTE.match(line.text):
             line = line[quote.end():]
@@ -306,16 +333,16 @@ def _markdown_blocks(source: str) -> list[Block]:
         if footnote := _FOOTNOTE_MARK.match(line.text):
             flush()
             line = line[footnote.end():]
-        if in_table and "|" in line.text and line.text.strip():
-            # a row of a Markdown table (a cookie, a data category): one block each, not one run of every row
+        if labels is not None and "|" in line.text and line.text.strip():
+            # a row of a table (a cookie, a data category): one block each, its cells on lines of their own
             flush()
-            blocks.append(Block("item", 0, _clean_inline(line, cells=" | ")))
+            blocks.extend(_row(line, labels))
             continue
-        in_table = bool(_TABLE_RULE.match(line.text)) and len(paragraph) == 1 and "|" in paragraph[0].text
-        if in_table:
+        labels = None
+        if _TABLE_RULE.match(line.text) and len(paragraph) == 1 and "|" in paragraph[0].text:
             # the header row names the columns: it heads no section (a heading here would cut the rows and every
-            # section after them off their own heading) and says nothing a row does not
-            paragraph.clear()
+            # section after them off their own heading); it labels each row's cells
+            labels = tuple(cell.text for cell in _cells(paragraph.pop()))
             continue
         if definition := _DEFINITION.match(line.text):
             if len(paragraph) == 1 and not defining and (term := _clean_inline(paragraph.pop())).text:
@@ -327,6 +354,10 @@ def _markdown_blocks(source: str) -> list[Block]:
             title = _clean_inline(paragraph.pop())
             if title.text:
                 blocks.append(Block("heading", 1 if "=" in setext[1] else 2, title))
+            continue
+        if _EMPTY_ROW.match(line.text):  # a table's header row that names no column: a header all the same
+            flush()
+            paragraph.append(line)
             continue
         if _BANNER.search(line.text) or _DEBRIS.match(line.text) or _only_markup(line.text):
             flush()
@@ -368,17 +399,39 @@ def fix_mojibake(text: str) -> str:
     return ftfy.fix_text(text, _FTFY)
 
 
-def _clean_inline(text: MappedText, cells: str = " ") -> MappedText:
-    """Markdown inline markup and mojibake out; the words, with their offsets, stay. Pipes become `cells`: a space
-    for stray table debris, " | " between the cells of a table row, so a quoted row still tells them apart."""
+def _clean_inline(text: MappedText) -> MappedText:
+    """Markdown inline markup and mojibake out; the words, with their offsets, stay. A stray pipe (table debris)
+    becomes a space."""
     text = text.fixed(fix_mojibake)
     text = text.sub(MARKUP_BRACES).sub(_HTML_INLINE, repl=" ").sub(_LINK, keep=1).sub(_REFERENCE, keep=1).sub(_FOOTNOTE_REF)
     for italic in _ITALICS:
         text = text.sub(italic, keep=1)
-    text = text.sub(_ESCAPE, keep=1).sub(_EMPHASIS).sub(_CODE, keep=1).sub(_ENTITY, repl=" ")
+    # escapes last: an escaped mark ("\\_\\_Host-session", "\\*") is the policy's own character, never emphasis
+    text = text.sub(_EMPHASIS).sub(_CODE, keep=1).sub(_ESCAPE, keep=1).sub(_ENTITY, repl=" ")
     if "|" in text.text:
-        text = text.sub(_OUTER_PIPES).sub(_PIPES, repl=cells)
+        text = text.sub(_OUTER_PIPES).sub(_PIPES, repl=" ")
     return text.squeeze()
+
+
+_CELL_EDGE = re.compile(r"(?<!\\)\|")  # a pipe that parts two cells (an escaped one is a cell's text)
+
+
+def _cells(line: MappedText) -> list[MappedText]:
+    """The cells of a table row ("| Purpose | Data |"), each clean; an empty cell is empty text."""
+    text = line.text.strip()
+    start = len(line.text) - len(line.text.lstrip()) + (1 if text.startswith("|") else 0)
+    end = len(line.text.rstrip()) - (1 if text.endswith("|") and not text.endswith("\\|") and len(text) > 1 else 0)
+    edges = [start - 1] + [m.start() for m in _CELL_EDGE.finditer(line.text, start, end)] + [end]
+    return [_clean_inline(line[a + 1:b]) for a, b in zip(edges, edges[1:])]
+
+
+def _row(line: MappedText, labels: tuple[str, ...]) -> list[Block]:
+    """A table row as one block: its cells in order, each on a line, labelled by their columns' names."""
+    cells = _cells(line)
+    kept = [(cell, labels[i] if i < len(labels) else "") for i, cell in enumerate(cells) if cell.text]
+    if not kept:
+        return []
+    return [Block("row", 0, MappedText.join([cell for cell, _ in kept], "\n"), tuple(label for _, label in kept))]
 
 
 _BOLD_LEAD = re.compile(r"^\s*((?:\*\*[^*]*\*\*\s*)+)")
@@ -439,140 +492,6 @@ def _is_label(text: str) -> bool:
                               text, re.I))
 
 
-# ---------------------------------------------------------------- HTML
-
-_SKIP_TAGS = {"script", "style", "nav", "header", "footer", "noscript", "template", "svg", "form", "button", "select", "head"}
-_BLOCK_TAGS = {"p", "div", "section", "article", "main", "br", "table", "ul", "ol", "dl", "dt", "dd",
-               "blockquote", "pre", "hr", "aside", "body", "html"}
-_CELL_TAGS = {"td", "th"}
-_CONTENT_TAGS = {"main", "article", "section"}
-_SCOPED_TAGS = {"header", "footer"}  # the site's banner and footer, except inside _CONTENT_TAGS (an article's own)
-_HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
-_CHROME_ROLES = {"navigation", "banner", "contentinfo", "search", "menu", "menubar"}  # ARIA: the site's, not the page's
-_VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
-
-
-# a consent manager's banner or dialog, by its id, class or label (OneTrust, Cookiebot, a site's own "cookie-banner");
-# a "cookies" or "cookie-notice" section of the policy is not one
-_CONSENT_BANNER = re.compile(r"cookie[-_ ]?(?:banner|bar|pop-?up|modal|dialog|consent)|consent[-_ ]?(?:banner|bar|pop-?up|"
-                             r"modal|manager)|onetrust|cookiebot", re.I)
-
-
-def _hides(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
-    """An element the page does not show as its content: hidden, marked as the site's navigation or footer, or a
-    cookie consent banner."""
-    named = dict(attrs)
-    labels = " ".join(named.get(name) or "" for name in ("id", "class", "aria-label"))
-    return tag not in _VOID_TAGS and ("hidden" in named or named.get("aria-hidden") == "true"
-                                      or (named.get("role") or "").lower() in _CHROME_ROLES
-                                      or bool(_CONSENT_BANNER.search(labels)))
-
-
-class _HTMLBlocks(HTMLParser):
-    """Text runs of an HTML page with their source offsets, cut into blocks at block tags."""
-
-    def __init__(self, html: str, origin: int):
-        super().__init__(convert_charrefs=False)
-        # where each line of `html` starts in the source file, which holds `html` from offset `origin`
-        self.line_starts = [origin] + [origin + m.end() for m in re.finditer(r"\n", html)]
-        self.blocks: list[Block] = []
-        self.runs: list[MappedText] = []
-        self.kind, self.level, self.skip, self.list_depth = "text", 0, 0, 0
-        self.links: list[bool] = []  # the open <a> tags: does each point into the page?
-        self.only_in_page_links = True  # the block's words so far are all inside such links
-        self.header_row = False  # a table row with no <td> so far: column names, as Markdown's header row
-        self.hidden_tag, self.hidden_depth = "", 0  # the outermost element `_hides` keeps out, and its nesting
-        self.content_depth = 0  # open <main>, <article> and <section>: a <header> or <footer> inside is the content's
-
-    def _offset(self) -> int:
-        line, col = self.getpos()
-        return self.line_starts[line - 1] + col
-
-    def _flush(self) -> None:
-        text = MappedText.join(self.runs, "").fixed(fix_mojibake).squeeze()
-        contents_entry = self.kind == "item" and self.only_in_page_links  # navigation, as in Markdown
-        if text.text and not contents_entry and not self.header_row:
-            self.blocks.append(Block(self.kind, self.level, text))
-        self.runs, self.kind, self.level, self.only_in_page_links, self.header_row = [], "text", 0, True, False
-
-    def handle_starttag(self, tag, attrs):
-        if self.hidden_tag:
-            self.hidden_depth += tag == self.hidden_tag
-        elif _hides(tag, attrs):
-            self.hidden_tag, self.hidden_depth = tag, 1
-        if tag in _CONTENT_TAGS:
-            self.content_depth += 1
-        if tag in _SKIP_TAGS and not (tag in _SCOPED_TAGS and self.content_depth):
-            self.skip += 1
-        elif tag in _HEADING_TAGS:
-            self._flush()
-            self.kind, self.level = "heading", _HEADING_TAGS[tag]
-        elif tag == "li":
-            self._flush()
-            self.kind, self.level = "item", max(self.list_depth - 1, 0)
-        elif tag == "tr":  # a row of a table (a cookie, a data category) is one block, its cells in a line
-            self._flush()
-            self.kind, self.header_row = "item", True
-        elif tag in _CELL_TAGS:
-            self.header_row &= tag == "th"
-            self._reference(" ")
-        elif tag in _BLOCK_TAGS:
-            self._flush()
-        if tag in ("ul", "ol"):
-            self.list_depth += 1
-        if tag == "a":
-            self.links.append((dict(attrs).get("href") or "").startswith("#"))
-
-    def handle_endtag(self, tag):
-        if tag == self.hidden_tag:
-            self.hidden_depth -= 1
-            self.hidden_tag = self.hidden_tag if self.hidden_depth else ""
-        if tag in _CONTENT_TAGS:
-            self.content_depth = max(self.content_depth - 1, 0)
-        if tag in _SKIP_TAGS and not (tag in _SCOPED_TAGS and self.content_depth):
-            self.skip = max(self.skip - 1, 0)
-        elif tag in _HEADING_TAGS or tag in ("li", "tr") or tag in _BLOCK_TAGS:
-            self._flush()
-        if tag in ("ul", "ol"):
-            self.list_depth = max(self.list_depth - 1, 0)
-        if tag == "a" and self.links:
-            self.links.pop()
-
-    def handle_data(self, data):
-        if not self.skip and not self.hidden_tag:
-            if data.strip() and not (self.links and self.links[-1]):
-                self.only_in_page_links = False
-            start = self._offset()
-            self.runs.append(MappedText(data, tuple(range(start, start + len(data)))))
-
-    def _reference(self, char: str) -> None:
-        if not self.skip and not self.hidden_tag:
-            start = self._offset()
-            self.runs.append(MappedText(char, (start,)))
-
-    def handle_entityref(self, name):
-        from html.entities import name2codepoint
-
-        self._reference(chr(name2codepoint.get(name, 32)))
-
-    def handle_charref(self, name):
-        try:
-            code = int(name[1:], 16) if name[:1] in "xX" else int(name)
-            self._reference(chr(code) if 0 < code < 0x110000 and not 0xD800 <= code < 0xE000 else " ")
-        except ValueError:
-            self._reference(" ")
-
-
-def _html_blocks(source: str, start: int = 0, end: int | None = None) -> list[Block]:
-    """The blocks of `source[start:end]`, an HTML page or an HTML table inside Markdown, with offsets into `source`."""
-    html = source[start:end]
-    parser = _HTMLBlocks(html, start)
-    parser.feed(html)
-    parser.close()
-    parser._flush()
-    return parser.blocks
-
-
 # ---------------------------------------------------------------- chrome
 
 _CHROME = re.compile(
@@ -583,7 +502,8 @@ _CHROME = re.compile(
 
 
 def _is_prose(block: Block) -> bool:
-    return block.kind != "heading" and len(block.text.text.split()) >= 8
+    """A sentence of the policy's, or a row of its tables (however short its cells)."""
+    return block.kind == "row" or block.kind != "heading" and len(block.text.text.split()) >= 8
 
 
 def _drop_chrome(blocks: list[Block]) -> list[Block]:
@@ -601,7 +521,7 @@ def _drop_chrome(blocks: list[Block]) -> list[Block]:
         last += 1
     kept = []
     for i, block in enumerate(blocks):
-        if _CHROME.search(block.text.text) and len(block.text.text) < 80:
+        if block.kind != "row" and _CHROME.search(block.text.text) and len(block.text.text) < 80:
             continue
         outside = i < first or i > last
         heading = block.kind == "heading" and i < first and (block.level == 1 or i == first - 1 and _opens(blocks[:i], block))
@@ -643,7 +563,7 @@ def _inline_structure(blocks: list[Block]) -> list[Block]:
     Retention ...' headings and ' * ' or '1)' items. Cut long paragraphs there."""
     out: list[Block] = []
     for block in blocks:
-        if block.kind == "heading" or len(block.text) < _LONG:
+        if block.kind in ("heading", "row") or len(block.text) < _LONG:
             out.append(block)
             continue
         for part in _article_split(block):
@@ -709,7 +629,9 @@ def _item_split(block: Block) -> list[Block]:
 
 def _drop_repeated_runs(blocks: list[Block], least: int = 3) -> list[Block]:
     """Layout tables repeat content (a sidebar copy of a later list): drop a run of `least` or more
-    blocks that appears again later in the same order, keeping the later copy."""
+    blocks that appears again later in the same order, keeping the later copy. Table rows, and short
+    items that say the same in two lists or two rows ("Settings data", "Unique identifiers"), are the
+    policy's words wherever they repeat: a run counts only when it holds a sentence and no row."""
     texts = [re.sub(r"^(?:\d{1,2}[.)]|[-–—•])\s*", "", b.text.text) for b in blocks]  # numbering may differ
     places: dict[tuple[str, ...], list[int]] = {}  # by the first `least` texts: a long policy repeats single blocks often
     for i in range(len(texts) - least + 1):
@@ -720,6 +642,7 @@ def _drop_repeated_runs(blocks: list[Block], least: int = 3) -> list[Block]:
             k = 0
             while j + k < len(texts) and i + k < j and texts[i + k] == texts[j + k]:
                 k += 1
-            if k >= least:
+            run = blocks[i:i + k]
+            if k >= least and all(b.kind != "row" for b in run) and any(_is_prose(b) for b in run):
                 drop.update(range(i, i + k))
     return [b for i, b in enumerate(blocks) if i not in drop]

@@ -6,6 +6,7 @@ policies it is scored on."""
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 import statistics
@@ -34,8 +35,8 @@ _MARKUP = re.compile(r"<!--.*?-->|<[^<>]*>|\]" + documents.LINK_TARGET + r"|\]\[
 
 
 def verbatim(quote: str, source: str) -> bool:
-    """Is `quote` the source's own words between its offsets, markup and white space aside?"""
-    return _MARKUP.sub("", quote) == _MARKUP.sub("", documents.MARKUP_BRACES.sub("", source))
+    """Is `quote` the source's own words between its offsets, markup, character references and white space aside?"""
+    return _MARKUP.sub("", quote) == _MARKUP.sub("", html.unescape(_MARKUP.sub("", documents.MARKUP_BRACES.sub("", source))))
 
 
 def quoted_verbatim(citation: Citation, source: str) -> bool:

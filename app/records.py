@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import asdict, dataclass, field
 
 
@@ -42,6 +43,7 @@ class Clause:
     topic: str = "other"
     version: str | None = None  # the policy version it belongs to (the date it came into force), when dated
     gaps: tuple[Gap, ...] = ()  # in order; a quote across one shows … there (quotes.py)
+    labels: tuple[str, ...] = ()  # a table row's column names, one for each line (cell) of its text
 
     @property
     def document(self) -> str:
@@ -61,7 +63,8 @@ class Clause:
     @classmethod
     def from_json(cls, data: dict) -> "Clause":
         sentences = tuple(Sentence(**s) for s in data.pop("sentences"))
-        return cls(sentences=sentences, gaps=tuple(Gap(**g) for g in data.pop("gaps")), **data)
+        gaps = tuple(Gap(**g) for g in data.pop("gaps"))
+        return cls(sentences=sentences, gaps=gaps, **{**data, "labels": tuple(data.pop("labels"))})
 
 
 @dataclass
@@ -80,6 +83,7 @@ class Policy:
     offsets: list[int] = field(default_factory=list)  # clean char i came from source char offsets[i]
     source_text: str = ""
     version: str | None = None  # the date this version came into force (file name or stated date), when known
+    pages: list[int] = field(default_factory=list)  # a PDF's: where each page starts in the source text
 
     @property
     def key(self) -> str:
@@ -97,7 +101,12 @@ class Policy:
             "contact": self.contact,
             "checksum": self.checksum,
             "version": self.version,
+            "pages": self.pages,
         }
+
+    def page(self, offset: int) -> int | None:
+        """The page (from 1) of a PDF that holds source offset `offset`; None for a file without pages."""
+        return bisect_right(self.pages, offset) if self.pages else None
 
 
 @dataclass(frozen=True)
@@ -114,9 +123,15 @@ class Citation:
     url: str | None = None
     version: str | None = None  # the policy version quoted (offsets are into its file); None when undated
     probability: float | None = None  # the fitted probability that the clause answers; None: not retrieval's answer
+    page: int | None = None  # the page of a PDF the quote starts on; None for other files
 
     def to_json(self) -> dict:
         return {**asdict(self), "pieces": [list(piece) for piece in self.pieces]}
+
+    @property
+    def on_page(self) -> str:
+        """"page 3" for a quote from a PDF, else empty."""
+        return f"page {self.page}" if self.page else ""
 
     @property
     def likelihood(self) -> str:

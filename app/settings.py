@@ -23,7 +23,7 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("corpus", "corpus", "Folder of policy files (.md, .txt, .html); a policy's id is its file stem, "
+    Setting("corpus", "corpus", "Folder of policy files (.md, .txt, .html, .pdf); a policy's id is its file stem, "
                                 "ID@YYYY-MM-DD its version from that date."),
     Setting("index", "index", "Folder holding the built index generations."),
     Setting("feedback_db", "feedback.db", "Feedback database: a SQLite file, or a PostgreSQL URL "

@@ -51,7 +51,7 @@ from .tokens import search_text, tokenize
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
-FORMAT = 4  # bump when the files' layout or the clause splitter changes meaning
+FORMAT = 5  # bump when the files' layout or the clause splitter changes meaning
 CURRENT = "CURRENT"
 PREVIOUS = "PREVIOUS"
 MANIFEST = "manifest.json"
@@ -107,15 +107,29 @@ class BuildReport:
 
 
 def clause_text_for_search(clause: Clause) -> str:
-    """What the embedder and BM25 read: the section as context, then the clause."""
-    return search_text(f"{clause.section}. {clause.text}" if clause.section else clause.text)
+    """What the embedder and BM25 read: the section as context, then the clause; a table row's cells each after
+    its column's name ("Purpose: ...; Legal basis: ...")."""
+    text = "; ".join(_labelled(label, cell) for label, cell in zip(clause.labels, clause.text.split("\n"))) \
+        if clause.labels else clause.text
+    return search_text(f"{clause.section}. {text}" if clause.section else text)
 
 
 def sentence_texts_for_search(clause: Clause) -> list[str]:
-    """One text per sentence of a multi-sentence clause, with the section as context."""
+    """One text per sentence of a multi-sentence clause, with the section (and a row's column name) as context."""
     if len(clause.sentences) < 2:
         return []
-    return [search_text(f"{clause.section}. {t}" if clause.section else t) for t in clause.sentence_texts()]
+    texts = [_labelled(_column(clause, s.clean_start), t) for s, t in zip(clause.sentences, clause.sentence_texts())]
+    return [search_text(f"{clause.section}. {t}" if clause.section else t) for t in texts]
+
+
+def _labelled(label: str, text: str) -> str:
+    return f"{label}: {text}" if label else text
+
+
+def _column(clause: Clause, at: int) -> str:
+    """The name of the column that clean offset `at` of a table row stands in ("" outside a table)."""
+    cell = clause.text.count("\n", 0, at - clause.clean_start)
+    return clause.labels[cell] if cell < len(clause.labels) else ""
 
 
 def _fix(index_dir: Path) -> str:
@@ -144,7 +158,7 @@ def build(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progress 
         policies, clause_rows = _split(loaded, skipped)
         if not clause_rows:
             why = f" ({len(skipped)} skipped, e.g. {next(iter(skipped.values()))})" if skipped else ""
-            raise PolicyQAError(f"No readable policy files in {corpus}{why}; add .md, .txt or .html files.")
+            raise PolicyQAError(f"No readable policy files in {corpus}{why}; add .md, .txt, .html or .pdf files.")
         old = previous.documents if previous else {}
         added = sorted(set(policies) - set(old))
         removed = sorted(set(old) - set(policies))

@@ -43,10 +43,14 @@ def _split_word(word: str) -> str:
     return word
 
 
+def is_word(word: str) -> bool:
+    """Is `word` an English word (in symspellpy's frequency dictionary)?"""
+    return word.lower() in _speller().words
+
+
 def search_text(text: str) -> str:
-    """The text as search should read it: glued words split where the dictionary is sure, and a table row's cell
-    marks (" | ", which quotes keep) out of the way."""
-    return _WORD.sub(lambda m: _split_word(m.group()), text.replace(" | ", " "))
+    """The text as search should read it: glued words split where the dictionary is sure."""
+    return _WORD.sub(lambda m: _split_word(m.group()), text)
 
 
 _stemmer = Stemmer.Stemmer("english")

@@ -63,6 +63,7 @@ def test_a_plain_file_is_dated_by_the_date_it_states():
     assert documents.stated_date("Last Updated: December 1st, 2014") == "2014-12-01"  # an ordinal day
     assert documents.stated_date("Last Updated: September 2024") == "2024-09-01"  # a month: from its first day
     assert documents.stated_date("This policy was last revised on 2020.3.5.") == "2020-03-05"
+    assert documents.stated_date("<p><strong>Last updated:</strong> <time>March 1, 2024</time></p>") == "2024-03-01"
     assert documents.stated_date((VERSIONS.parent.parent.parent / "corpus" / "dr-esthetique.md").read_text()) == "2011-12-01"
     assert documents.stated_date((VERSIONS.parent.parent.parent / "corpus" / "clozette.md").read_text()) == "2012-10-03"
     assert documents.stated_date("We may update this policy from time to time.") is None

@@ -99,6 +99,7 @@ class CitationOut(BaseModel):
                                             "into that version's file); null for an undated policy.")
     probability: float | None = Field(description="The fitted probability that this clause answers the question; "
                                                   "null for an answer about changes between versions.")
+    page: int | None = Field(None, description="The page of a PDF the quote starts on; null for other files.")
 
 
 class AnswerOut(BaseModel):
@@ -188,12 +189,15 @@ class ClauseOut(Span):
     sentences: list[Span]
     gaps: list[GapOut] = Field(description="Where the clause skips words the page shows (a table header, a table of "
                                            "contents): a quote across one shows … there.")
+    labels: list[str] = Field([], description="A table row's column names, one for each line (cell) of its text.")
 
 
 class PolicyDetail(PolicyInfo):
     contact: list[str]
     text: str = Field(description="The clean text; clause and sentence offsets point into it.")
     clauses: list[ClauseOut]
+    pages: list[int] = Field([], description="A PDF's: where each page starts in its text, which source offsets "
+                                             "point into; empty for other files.")
 
 
 class Health(BaseModel):

@@ -160,7 +160,11 @@ def _render_source(turn: int, n: int, citation: Citation) -> str:
                   f'answers it: {citation.likelihood}</span>' if citation.likelihood else "")
     return (f'<li><button type="button" class="pq-source" data-turn="{turn}" data-cite="{n}">'
             f'[{n}] {escape(citation.title)} — {escape(citation.section or "opening")}'
-            f'{_version_note(citation.version)}</button>{likelihood}</li>')
+            f'{escape(_page_note(citation))}{_version_note(citation.version)}</button>{likelihood}</li>')
+
+
+def _page_note(citation: Citation) -> str:
+    return f", {citation.on_page}" if citation.page else ""
 
 
 def _version_note(version: str | None) -> str:
@@ -283,7 +287,7 @@ def render_viewer(policy: Policy, citation: Citation, n: int, spans: list[tuple[
         body += [_readable(text[at:a]), _SKIP if k else "", f'<mark class="pq-hit">{_readable(text[a:b])}</mark>']
         at = b
     body = "".join(body + [_readable(text[at:])])
-    where = f"[{n}] {citation.section or 'opening'}" if spans else \
+    where = f"[{n}] {citation.section or 'opening'}{_page_note(citation)}" if spans else \
         f"[{n}] This passage is no longer in the current version of the policy."
     archived = f" ({policy.archived})" if policy.archived else ""
     links = " · ".join(x for x in (link(policy.source_url, "Original page ↗"),

@@ -53,6 +53,9 @@
       at = b;
     });
     article.append(policy.text.slice(at));
+    const first = pieces()[0];
+    const page = first ? (policy.pages || []).filter((start) => start <= first[0]).length : 0;  // a PDF's page holding the passage
+    if (page) meta.append(` · the passage is on page ${page}`);
     article.querySelector("mark")?.scrollIntoView({block: "center"});
   }
 

@@ -120,6 +120,7 @@
     const list = el("ol", "sources");
     citations.forEach((c, n) => {
       const item = el("li", "", `[${n + 1}] ${c.section || c.title} `);
+      if (c.page) item.append(el("span", "page", `(page ${c.page}) `));
       if (c.version) item.append(el("span", "version", `(version of ${c.version}) `));
       item.append(link(viewerUrl(c.policy, c.pieces, c.version), "Show in policy"));
       if (c.probability != null) item.append(el("span", "likelihood", ` · answers it: ${likelihood(c.probability)}`));
