@@ -27,16 +27,16 @@ from .records import Answer, Citation, Clause, Policy
 from .store import Index
 
 # How similar two clauses must be to be one clause reworded: the mean of their word-sequence similarity (difflib
-# ratio) and the cosine of their embeddings. Two different clauses side by side in one section of the shared
-# policies (../shared/policies) score 0.48 at the 95th percentile and 0.64 at most; the clauses rewritten in place
-# in tests/test_changes.py score 0.5 to 1.
+# ratio) and the cosine of their embeddings. Of two different paragraphs side by side in one section of the shared
+# policies (../shared/policies), 4 in 100 score IN_PLACE or more, none MOVED (0.64 at most); the clauses rewritten in
+# place in tests/test_changes.py score 0.5 to 1.
 IN_PLACE = 0.5  # a clause in the place of another
 MOVED = 0.7  # a clause that also moved
 CONTEXT = 3  # words shown before a changed phrase
 SHOWN = 10  # words of a changed phrase shown at most
-EDITS_SHOWN = 2  # edits a summary names before "and N more"
+LONGEST = 200  # characters of edits a summary shows before "and N more" (it shows one at least)
 JOINED = 3  # words between two edits that read as one ("5 years and 3 months" -> "7 years and 6 months")
-REWRITTEN = 0.5  # the share of a clause's words in edits from which it reads as rewritten
+REWRITTEN = 0.5  # the share of a clause's words in edits (more than shown) from which it reads as rewritten
 # A change answers a question about one subject ("did you change how long you keep my data?") when its clause
 # ranks within this much of the best clause of either version for that subject.
 RELEVANT_MARGIN = 0.25
@@ -128,7 +128,7 @@ def align(old: list[Clause], new: list[Clause], embedder: Embedder) -> list[Chan
     resplit = _resplit(places, old, new)
     # only punctuation or formatting differ; then reworded in place; then reworded and moved
     reworded = _same(places, [" ".join(wording(c.text)) for c in old], [" ".join(wording(c.text)) for c in new])
-    similar = _Similarity(old, new, _unpaired(places, reworded), embedder)
+    similar = Similarity(old, new, _unpaired(places, reworded), embedder)
     for olds, news in _unpaired(places, reworded):
         reworded.update(_in_order(olds, news, similar))
     left = _unpaired(places, reworded)
@@ -180,9 +180,9 @@ def _changes(old: list[Clause], new: list[Clause], pairs: dict[int, int], reword
     return [change for _, change in sorted(entries, key=lambda item: item[0])]
 
 
-class _Similarity:
+class Similarity:
     """How alike an old and a new clause are, 0 to 1: the mean of their word-sequence similarity and the cosine of
-    their embeddings (only the clauses that differ are embedded)."""
+    their embeddings (only the clauses of `places` are embedded)."""
 
     def __init__(self, old: list[Clause], new: list[Clause], places: list[Place], embedder: Embedder):
         olds, news = [i for olds, _ in places for i in olds], [j for _, news in places for j in news]
@@ -193,17 +193,23 @@ class _Similarity:
         self.scores: dict[tuple[int, int], float] = {}
 
     def __call__(self, i: int, j: int) -> float:
-        """Exact from IN_PLACE up; below it, a bound (the word similarity's cheap upper bound), which is all the
+        """Exact from IN_PLACE up; below it, a bound (from the word similarity's cheap upper bound), which is all the
         alignment needs there."""
         if (i, j) not in self.scores:
-            meaning = float(self.vectors["old", i] @ self.vectors["new", j])
             matcher = SequenceMatcher(None, self.words["old", i], self.words["new", j], autojunk=False)
-            score = (matcher.quick_ratio() + meaning) / 2
-            self.scores[i, j] = score if score < IN_PLACE else (matcher.ratio() + meaning) / 2
+            bound = (matcher.quick_ratio() + self._meaning(i, j)) / 2
+            self.scores[i, j] = bound if bound < IN_PLACE else self.exact(i, j)
         return self.scores[i, j]
 
+    def exact(self, i: int, j: int) -> float:
+        words = SequenceMatcher(None, self.words["old", i], self.words["new", j], autojunk=False).ratio()
+        return (words + self._meaning(i, j)) / 2
 
-def _in_order(olds: list[int], news: list[int], similar: _Similarity) -> dict[int, int]:
+    def _meaning(self, i: int, j: int) -> float:
+        return float(self.vectors["old", i] @ self.vectors["new", j])
+
+
+def _in_order(olds: list[int], news: list[int], similar: Similarity) -> dict[int, int]:
     """The pairs of one place, in order on both sides, similar enough to be one clause reworded, of the greatest
     total similarity (a dynamic programme over the place's old and new clauses)."""
     if not olds or not news:
@@ -227,7 +233,7 @@ def _in_order(olds: list[int], news: list[int], similar: _Similarity) -> dict[in
     return pairs
 
 
-def _most_similar(olds: list[int], news: list[int], similar: _Similarity) -> dict[int, int]:
+def _most_similar(olds: list[int], news: list[int], similar: Similarity) -> dict[int, int]:
     """Pairs of clauses left in different places, similar enough to be one clause moved and reworded, the most
     similar first."""
     scored = sorted(((similar(i, j), i, j) for i in olds for j in news), reverse=True)
@@ -259,7 +265,7 @@ def _tokens(text: str) -> list[_Token]:
 def summary(change: Change) -> str:
     """One line saying what moved: the words that differ with a few words of context ("Retention period: 5 years →
     7 years"), what was added or removed, or that no word changed. A clause mostly rewritten is labelled by its
-    heading, with the numbers that changed ("Security: rewritten, 14 of 18 words; 30 days → 60 days")."""
+    heading, with the numbers that changed ("Security: rewritten, 24 of 33 words; 30 days → 60 days")."""
     if change.kind != "changed":
         clause = change.after or change.before
         return f"{change.kind.capitalize()}: “{_shown(_tokens(clause.text))}”"
@@ -267,16 +273,17 @@ def summary(change: Change) -> str:
         return "No word changed (punctuation, formatting, links or where the clauses split)."
     a, b = _tokens(change.before.text), _tokens(change.after.text)
     edits = _edits(a, b)
+    # an edit with a number in it (a period, an age, an amount) first, then in the order of the text
+    said = [_edit(a, b, *edit) for edit in sorted(edits, key=lambda e: not _has_number(a[e[0]:e[1]] + b[e[2]:e[3]]))]
     changed = sum(i2 - i1 + j2 - j1 for i1, i2, j1, j2 in edits)
-    if changed > REWRITTEN * (len(a) + len(b)):
+    if changed > max(REWRITTEN * (len(a) + len(b)), 2 * SHOWN):  # more words than the edits could show
         was, now = _numbers(a, [e[:2] for e in edits]), _numbers(b, [e[2:] for e in edits])
         moved = f"; {was or '…'} → {now or '…'}" if was or now else ""
         label = change.section.rpartition(" › ")[2] or "Opening"
         return f"{label}: rewritten, {changed} of {len(a) + len(b)} words{moved}"
-    # an edit with a number in it (a period, an age, an amount) first, then in the order of the text
-    chosen = sorted(sorted(edits, key=lambda e: not _has_number(a[e[0]:e[1]] + b[e[2]:e[3]]))[:EDITS_SHOWN])
-    rest = len(edits) - len(chosen)
-    return "; ".join(_edit(a, b, *edit) for edit in chosen) + (f"; and {rest} more edit{'s' * (rest > 1)}" if rest else "")
+    shown = next(n for n in range(len(said), 0, -1) if n == 1 or len("; ".join(said[:n])) <= LONGEST)
+    rest = len(said) - shown
+    return "; ".join(said[:shown]) + (f"; and {rest} more edit{'s' * (rest > 1)}" if rest else "")
 
 
 def _edits(a: list[_Token], b: list[_Token]) -> list[tuple[int, int, int, int]]:
@@ -304,27 +311,26 @@ def _numbers(tokens: list[_Token], spans: list[tuple[int, int]]) -> str:
 
 
 def _edit(a: list[_Token], b: list[_Token], i1: int, i2: int, j1: int, j2: int) -> str:
-    before, after = _left(a, i1), _right(b, j2)
-    if i1 == i2:
-        return f"added “{_shown(b[j1:j2])}” " + (f"after “{before}”" if before else f"before “{after}”")
-    if j1 == j2:
-        return f"removed “{_shown(a[i1:i2])}”" + (f" after “{before}”" if before else f" before “{after}”")
-    return " ".join(filter(None, (before, _shown(a[i1:i2]), _right(a, i2), "→", _shown(b[j1:j2]), after)))
+    before, after = _left(b, j1), _right(b, j2)
+    if i1 < i2 and j1 < j2:
+        return " ".join(filter(None, (before, _shown(a[i1:i2]), _right(a, i2), "→", _shown(b[j1:j2]), after)))
+    what = f"added “{_shown(b[j1:j2])}”" if i1 == i2 else f"removed “{_shown(a[i1:i2])}”"
+    return what + (f" after “{before}”" if before else f" before “{after}”" if after else "")
 
 
 def _left(tokens: list[_Token], end: int) -> str:
-    """Up to CONTEXT words of context before a change, within its line and its sentence."""
+    """Up to CONTEXT words of context before a change, within its line, its sentence and its table cell."""
     start = end
-    while (start > 0 and end - start < CONTEXT and not re.search(r"[.!?;]$", tokens[start - 1].text)
-           and (start == len(tokens) or not tokens[start].opens_line)):
+    while (start > 0 and end - start < CONTEXT and tokens[start - 1].key
+           and not re.search(r"[.!?;]$", tokens[start - 1].text) and (start == len(tokens) or not tokens[start].opens_line)):
         start -= 1
     return " ".join(t.text for t in tokens[start:end])
 
 
 def _right(tokens: list[_Token], start: int) -> str:
-    """Up to two words of context after a change, within its line and its clause of a sentence."""
+    """Up to two words of context after a change, within its line, its part of a sentence and its table cell."""
     end = start
-    while end < len(tokens) and end - start < 2 and not tokens[end].opens_line:
+    while end < len(tokens) and end - start < 2 and tokens[end].key and not tokens[end].opens_line:
         end += 1
         if re.search(r"[.,;:!?]$", tokens[end - 1].text):
             break
