@@ -264,11 +264,10 @@ def _tokens(text: str) -> list[_Token]:
 
 def summary(change: Change) -> str:
     """One line saying what moved: the words that differ with a few words of context ("Retention period: 5 years →
-    7 years"), what was added or removed, or that no word changed. A clause mostly rewritten is labelled by its
+    7 years"), the start of a clause added or removed, or that no word changed. A clause mostly rewritten is labelled by its
     heading, with the numbers that changed ("Security: rewritten, 24 of 33 words; 30 days → 60 days")."""
-    if change.kind != "changed":
-        clause = change.after or change.before
-        return f"{change.kind.capitalize()}: “{_shown(_tokens(clause.text))}”"
+    if change.kind != "changed":  # what the clause says (the entry says that it was added or removed)
+        return f"“{_shown(_tokens((change.after or change.before).text))}”"
     if not change.words_changed:
         return "No word changed (punctuation, formatting, links or where the clauses split)."
     a, b = _tokens(change.before.text), _tokens(change.after.text)

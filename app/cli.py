@@ -192,6 +192,40 @@ def _render_changes(diff, everything: bool = False) -> str:
     return "\n".join(lines)
 
 
+@cli.command()
+@click.argument("sources", type=click.Path(path_type=Path, dir_okay=False))
+@_path_option("corpus", "--corpus")
+@_path_option("index", "--index")
+@click.option("--json", "as_json", is_flag=True, help="Print what was checked, stored and failed as JSON.")
+@_friendly
+def watch(sources: Path, corpus: Path | None, index: Path | None, as_json: bool) -> None:
+    """Fetch the policies SOURCES lists (one `ID URL` a line), store each page whose words changed as a new dated
+    version in the corpus, and re-index. Exits non-zero only when every page failed."""
+    from . import watch as watcher
+
+    report = watcher.watch(watcher.read_sources(sources), corpus or settings.path("corpus"),
+                           index or settings.path("index"), limits=watcher.limits())
+    click.echo(json.dumps(report.to_json(), ensure_ascii=False) if as_json else _render_watch(report))
+    if report.failed and len(report.failed) == report.checked:
+        sys.exit(1)
+
+
+def _render_watch(report) -> str:
+    lines = [f"Checked {report.checked} policies: {len(report.changed)} changed, {len(report.unchanged)} unchanged, "
+             f"{len(report.failed)} failed."]
+    for new in report.changed:
+        found = new["changes"]
+        lines.append(f"{new['policy']}: stored the version of {new['version']} ({new['file']})"
+                     + (f", {len(found)} change{'s' * (len(found) != 1)}:" if found else ""))
+        lines += [f"  {c['kind'].upper()} — {c['section'] or '(opening)'}: {c['summary']}" for c in found]
+    lines += [f"{pid}: unchanged" for pid in report.unchanged]
+    lines += [f"{failed['policy']}: failed: {failed['error']}" for failed in report.failed]
+    if report.indexed:
+        lines.append(f"Re-indexed in {report.indexed.seconds:.1f}s: embedded {report.indexed.embedded} texts, "
+                     f"reused {report.indexed.reused}.")
+    return "\n".join(lines)
+
+
 def main() -> None:
     cli()
 
