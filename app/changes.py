@@ -5,7 +5,8 @@ The two versions' clauses are aligned as sequences (difflib): runs of identical 
 between two anchors the clauses that differ stand in the same place. A clause found word for word elsewhere merely
 moved (no change). Of the rest, a clause that keeps its place and its subject is one `changed` entry with both
 texts: paired in order within its place when similar enough, in words (difflib) and in meaning (the embedding
-model), or anywhere when more similar still (moved and reworded). What is left over was `removed` or `added`.
+model), or anywhere when more similar still (moved and reworded). A clause left beside a pair that was split off
+it, or merged into it, goes with it. What is left over was `removed` or `added`.
 
 An entry whose words did not change (punctuation, formatting, a link's target, where the clauses split) is kept
 but not listed by default; each listed change has a one-line summary of what moved ("Retention period: 5 years →
@@ -15,6 +16,7 @@ but not listed by default; each listed change has a one-line summary of what mov
 from __future__ import annotations
 
 import re
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -37,6 +39,8 @@ SHOWN = 10  # words of a changed phrase shown at most
 LONGEST = 200  # characters of edits a summary shows before "and N more" (it shows one at least)
 JOINED = 3  # words between two edits that read as one ("5 years and 3 months" -> "7 years and 6 months")
 REWRITTEN = 0.5  # the share of a clause's words in edits (more than shown) from which it reads as rewritten
+RUN = 3  # words in a row that show a clause's words stand on the other side (not single common words here and there)
+ALIGNED_KEPT = 64  # alignments kept in memory, the oldest dropped first
 # A change answers a question about one subject ("did you change how long you keep my data?") when its clause
 # ranks within this much of the best clause of either version for that subject.
 RELEVANT_MARGIN = 0.25
@@ -54,19 +58,33 @@ class Change:
     before: Clause | None
     after: Clause | None
     words_changed: bool = True  # False: only punctuation, formatting, link targets or where the clauses split
+    # clauses whose words stand unchanged in this one's other version: split off it (after) or merged into it (before)
+    also_before: tuple[Clause, ...] = ()
+    also_after: tuple[Clause, ...] = ()
 
     @property
     def section(self) -> str:
         return (self.after or self.before).section
 
     @property
+    def before_text(self) -> str | None:
+        return _joined(self.before, self.also_before)
+
+    @property
+    def after_text(self) -> str | None:
+        return _joined(self.after, self.also_after)
+
+    @property
     def summary(self) -> str:
         return summary(self)
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "section": self.section, "summary": self.summary,
-                "before": self.before.text if self.before else None, "after": self.after.text if self.after else None,
-                "words_changed": self.words_changed}
+        return {"kind": self.kind, "section": self.section, "summary": self.summary, "before": self.before_text,
+                "after": self.after_text, "words_changed": self.words_changed}
+
+
+def _joined(clause: Clause | None, more: tuple[Clause, ...]) -> str | None:
+    return "\n\n".join(c.text for c in sorted((clause, *more), key=lambda c: c.number)) if clause else None
 
 
 @dataclass(frozen=True)
@@ -86,6 +104,9 @@ class Diff:
                 "changes": [c.to_json() for c in listed], "hidden": len(self.changes) - len(listed)}
 
 
+_ALIGNED: OrderedDict[tuple[str, str, str, str], list[Change]] = OrderedDict()  # (generation, old, new, model)
+
+
 def between(index: Index, embedder: Embedder, policy: str, since: str | None = None, until: str | None = None) -> Diff:
     """The changes from version `since` to version `until` of `policy` (default: its two latest)."""
     known = versions.of(index, policy)
@@ -102,7 +123,12 @@ def between(index: Index, embedder: Embedder, policy: str, since: str | None = N
         old = versions.named(index, policy, since)
     if old.version >= new.version:
         raise PolicyQAError(f"--from {old.version} is not earlier than --to {new.version}; give the older version first.")
-    return Diff(policy, old, new, align(clauses_of(index, old), clauses_of(index, new), embedder))
+    key = (str(index.path), old.key, new.key, embedder.name)
+    if key not in _ALIGNED:  # versions long apart take seconds to embed: the Changes tab's filters and questions reuse it
+        _ALIGNED[key] = align(clauses_of(index, old), clauses_of(index, new), embedder)
+        if len(_ALIGNED) > ALIGNED_KEPT:
+            _ALIGNED.popitem(last=False)
+    return Diff(policy, old, new, _ALIGNED[key])
 
 
 def clauses_of(index: Index, version: Policy) -> list[Clause]:
@@ -125,7 +151,7 @@ def align(old: list[Clause], new: list[Clause], embedder: Embedder) -> list[Chan
             places.append((list(range(i1, i2)), list(range(j1, j2))))
     unchanged.update(_same(places, *texts))  # moved word for word
     places = _unpaired(places, unchanged)
-    resplit = _resplit(places, old, new)
+    untouched = _untouched(places, old, new)
     # only punctuation or formatting differ; then reworded in place; then reworded and moved
     reworded = _same(places, [" ".join(wording(c.text)) for c in old], [" ".join(wording(c.text)) for c in new])
     similar = Similarity(old, new, _unpaired(places, reworded), embedder)
@@ -133,7 +159,7 @@ def align(old: list[Clause], new: list[Clause], embedder: Embedder) -> list[Chan
         reworded.update(_in_order(olds, news, similar))
     left = _unpaired(places, reworded)
     reworded.update(_most_similar([i for olds, _ in left for i in olds], [j for _, news in left for j in news], similar))
-    return _changes(old, new, unchanged | reworded, reworded, resplit)
+    return _changes(old, new, unchanged | reworded, reworded, untouched)
 
 
 Place = tuple[list[int], list[int]]  # old and new positions of clauses that stand in one place
@@ -153,31 +179,72 @@ def _same(places: list[Place], old: list[str], new: list[str]) -> dict[int, int]
     return {i: waiting[old[i]].pop(0) for olds, _ in places for i in olds if waiting.get(old[i])}
 
 
-def _resplit(places: list[Place], old: list[Clause], new: list[Clause]) -> tuple[set[int], set[int]]:
-    """The old and the new clauses of the places whose words are the same in both versions, only split into clauses
-    otherwise: no word of them changed."""
+def _untouched(places: list[Place], old: list[Clause], new: list[Clause]) -> tuple[set[int], set[int]]:
+    """The old and the new clauses each of whose words stands, in order, on the other side of its place: what was
+    only split into clauses otherwise (a paragraph split in two) or moved between them, no word of it changed."""
     olds: set[int] = set()
     news: set[int] = set()
     for i, j in places:
-        if i and j and [w for a in i for w in wording(old[a].text)] == [w for b in j for w in wording(new[b].text)]:
-            olds.update(i)
-            news.update(j)
+        words = [[(a, w) for a in i for w in wording(old[a].text)], [(b, w) for b in j for w in wording(new[b].text)]]
+        kept = [Counter(), Counter()]  # clause -> its words matched on the other side
+        matcher = SequenceMatcher(None, [w for _, w in words[0]], [w for _, w in words[1]], autojunk=False)
+        for x, y, size in (block for block in matcher.get_matching_blocks() if block.size >= RUN):
+            kept[0].update(a for a, _ in words[0][x:x + size])
+            kept[1].update(b for b, _ in words[1][y:y + size])
+        olds.update(a for a in i if kept[0][a] == len(wording(old[a].text)))
+        news.update(b for b in j if kept[1][b] == len(wording(new[b].text)))
     return olds, news
 
 
 def _changes(old: list[Clause], new: list[Clause], pairs: dict[int, int], reworded: dict[int, int],
-             resplit: tuple[set[int], set[int]]) -> list[Change]:
-    """The entries, in the order of the new version; a removed clause after where the clause before it went."""
+             untouched: tuple[set[int], set[int]]) -> list[Change]:
+    """The entries, in the order of the new version; a removed clause after where the clause before it went. A clause
+    split off a reworded one, or merged into it, its words unchanged, goes with it."""
+    split, merged = _companions(reworded, old, new)
     entries: list[tuple[tuple[int, int], Change]] = []
     for i, j in reworded.items():
-        words = i not in resplit[0] and wording(old[i].text) != wording(new[j].text)
-        entries.append(((j, 1), Change("changed", old[i], new[j], words)))
-    for j in sorted(set(range(len(new))) - set(pairs.values())):
-        entries.append(((j, 1), Change("added", None, new[j], j not in resplit[1])))
-    for i in sorted(set(range(len(old))) - set(pairs)):
+        before, after = tuple(old[k] for k in merged.get(j, ())), tuple(new[k] for k in split.get(i, ()))
+        words = not (i in untouched[0] and j in untouched[1]) and (wording(_joined(old[i], before))
+                                                                   != wording(_joined(new[j], after)))
+        entries.append(((j, 1), Change("changed", old[i], new[j], words, before, after)))
+    gone_with = {k for ks in merged.values() for k in ks}
+    came_with = {k for ks in split.values() for k in ks}
+    for j in sorted(set(range(len(new))) - set(pairs.values()) - came_with):
+        entries.append(((j, 1), Change("added", None, new[j], j not in untouched[1])))
+    for i in sorted(set(range(len(old))) - set(pairs) - gone_with):
         before = [pairs[p] for p in pairs if p < i]
-        entries.append(((max(before, default=-1), 2), Change("removed", old[i], None, i not in resplit[0])))
+        entries.append(((max(before, default=-1), 2), Change("removed", old[i], None, i not in untouched[0])))
     return [change for _, change in sorted(entries, key=lambda item: item[0])]
+
+
+def _companions(pairs: dict[int, int], old: list[Clause], new: list[Clause]
+                ) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+    """Old clause -> the new clauses beside its reworded one that were split off it; new clause -> the old clauses
+    beside its earlier one that were merged into it. A clause left over beside a pair joins it when it makes the
+    pair's texts more alike (a paragraph split in two reads as one change, a new paragraph beside it does not)."""
+    added = set(range(len(new))) - set(pairs.values())
+    removed = set(range(len(old))) - set(pairs)
+    split = {i: _grown(old[i].text, j, new, added) for i, j in pairs.items()}
+    merged = {j: _grown(new[j].text, i, old, removed) for i, j in pairs.items()}
+    return {i: found for i, found in split.items() if found}, {j: found for j, found in merged.items() if found}
+
+
+def _grown(text: str, start: int, clauses: list[Clause], free: set[int]) -> list[int]:
+    """The free clauses beside clauses[start] (taken from `free`) that, joined to it, read more like `text`."""
+    group, best = [start], _alike(text, clauses[start].text)
+    while True:
+        options = [k for k in (group[0] - 1, group[-1] + 1) if k in free]
+        scored = [(_alike(text, "\n\n".join(c.text for c in clauses[min(group[0], k):max(group[-1], k) + 1])), k)
+                  for k in options]
+        score, k = max(scored, default=(0.0, None))
+        if k is None or score <= best:
+            return [k for k in group if k != start]
+        group, best = sorted(group + [k]), score
+        free.discard(k)
+
+
+def _alike(a: str, b: str) -> float:
+    return SequenceMatcher(None, wording(a), wording(b), autojunk=False).ratio()
 
 
 class Similarity:
@@ -270,7 +337,7 @@ def summary(change: Change) -> str:
         return f"“{_shown(_tokens((change.after or change.before).text))}”"
     if not change.words_changed:
         return "No word changed (punctuation, formatting, links or where the clauses split)."
-    a, b = _tokens(change.before.text), _tokens(change.after.text)
+    a, b = _tokens(change.before_text), _tokens(change.after_text)
     edits = _edits(a, b)
     # an edit with a number in it (a period, an age, an amount) first, then in the order of the text
     said = [_edit(a, b, *edit) for edit in sorted(edits, key=lambda e: not _has_number(a[e[0]:e[1]] + b[e[2]:e[3]]))]

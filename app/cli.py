@@ -186,9 +186,9 @@ def _render_changes(diff, everything: bool = False) -> str:
     for change in listed:
         lines += ["", f"{change.kind.upper()} — {change.section or '(opening)'}", f"  {change.summary}"]
         if change.before:
-            lines.append(f"  before: {' '.join(change.before.text.split())}")
+            lines.append(f"  before: {' '.join(change.before_text.split())}")
         if change.after:
-            lines.append(f"  after:  {' '.join(change.after.text.split())}")
+            lines.append(f"  after:  {' '.join(change.after_text.split())}")
     return "\n".join(lines)
 
 

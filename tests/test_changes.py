@@ -125,6 +125,20 @@ def test_a_moved_section_is_no_change(diffs):
     assert not [c for c in diffs["github.md"] if c.words_changed and c.section.startswith(title)]
 
 
+def test_a_paragraph_split_in_two_changes_no_word_and_an_edit_inside_it_is_listed(tmp_path, model):
+    published = (POLICIES / "automattic.md").read_text(encoding="utf-8")
+    sentence = "operating system, for approximately 30 days. "
+    assert published.count(sentence) == 1
+    split_only = published.replace(sentence, sentence.rstrip() + "\n\n")
+    split_and_edited = split_only.replace("approximately 30 days.", "approximately 90 days.")
+    before = clauses(tmp_path / "a", "automattic.md", published)
+    only = changes.align(before, clauses(tmp_path / "b", "automattic.md", split_only), model)
+    assert only and not [c for c in only if c.words_changed]  # the two halves: no word changed
+    edited = changes.align(before, clauses(tmp_path / "c", "automattic.md", split_and_edited), model)
+    assert [(c.kind, c.summary) for c in edited if c.words_changed] == [
+        ("changed", "system, for approximately 30 days. → 90 days.")]
+
+
 def clause(text: str):
     from app.records import Clause, Sentence
 

@@ -388,7 +388,9 @@ def test_api_changes(http):
     diff = http.get("/api/policies/leje/changes").json()
     assert (diff["from"], diff["to"]) == (OLD, NEW) and [c["kind"] for c in diff["changes"]] == ["changed", "removed", "added"]
     same = http.get("/api/policies/leje/changes", params={"from": OLD, "to": NEW}).json()
-    assert same == diff
+    assert same == diff and diff["hidden"] == 0
+    assert http.get("/api/policies/leje/changes", params={"all": "true"}).json() == diff
+    assert diff["changes"][0]["summary"] == "Retention period: 5 years → 7 years"
 
 
 @pytest.mark.parametrize("path, status, says", [

@@ -448,7 +448,7 @@ _MARKS = {"added": "ins", "removed": "del"}
 
 
 def _render_change(change: diffs.Change) -> str:
-    before, after = (change.before.text if change.before else ""), (change.after.text if change.after else "")
+    before, after = change.before_text or "", change.after_text or ""
     words = "".join(escape(text) if kind == "same" else f'<{_MARKS[kind]} class="pq-{kind}">{escape(text)}</{_MARKS[kind]}>'
                     for kind, text in diffs.word_diff(before, after))
     return (f'<section class="pq-change pq-change-{change.kind}" data-kind="{change.kind}" '
