@@ -164,23 +164,68 @@ def _render(result) -> str:
 @_path_option("index", "--index")
 @click.option("--from", "since", metavar="YYYY-MM-DD", help="The older version [default: the one before --to].")
 @click.option("--to", "until", metavar="YYYY-MM-DD", help="The newer version [default: the latest].")
+@click.option("--all", "everything", is_flag=True, help="Also list the entries that change no word (punctuation, "
+              "formatting, link targets, where the clauses split).")
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
 @_friendly
-def changes(policy: str, index: Path | None, since: str | None, until: str | None, as_json: bool) -> None:
+def changes(policy: str, index: Path | None, since: str | None, until: str | None, everything: bool,
+            as_json: bool) -> None:
     """List what changed, clause by clause, between two versions of POLICY (default: its two latest)."""
-    from . import changes as diffs, store
+    from . import changes as diffs, embedder, store
 
-    diff = diffs.between(store.load(index or settings.path("index")), policy, since, until)
+    diff = diffs.between(store.load(index or settings.path("index")), embedder.get(), policy, since, until)
     if as_json:
-        click.echo(json.dumps(diff.to_json(), ensure_ascii=False))
+        click.echo(json.dumps(diff.to_json(everything), ensure_ascii=False))
         return
-    click.echo(f"{diff.new.title}: {len(diff.changes)} changes from {diff.old.version} to {diff.new.version}")
-    for change in diff.changes:
-        click.echo(f"\n{change.kind.upper()} — {change.section or '(opening)'}")
+    click.echo(_render_changes(diff, everything))
+
+
+def _render_changes(diff, everything: bool = False) -> str:
+    listed = diff.listed(everything)
+    hidden = len(diff.changes) - len(listed)
+    lines = [f"{diff.new.title}: {len(listed)} changes from {diff.old.version} to {diff.new.version}"
+             + (f" ({hidden} that change no word not shown; --all shows them)" if hidden else "")]
+    for change in listed:
+        lines += ["", f"{change.kind.upper()} — {change.section or '(opening)'}", f"  {change.summary}"]
         if change.before:
-            click.echo(f"  before: {' '.join(change.before.text.split())}")
+            lines.append(f"  before: {' '.join(change.before_text.split())}")
         if change.after:
-            click.echo(f"  after:  {' '.join(change.after.text.split())}")
+            lines.append(f"  after:  {' '.join(change.after_text.split())}")
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("sources", type=click.Path(path_type=Path, dir_okay=False))
+@_path_option("corpus", "--corpus")
+@_path_option("index", "--index")
+@click.option("--json", "as_json", is_flag=True, help="Print what was checked, stored and failed as JSON.")
+@_friendly
+def watch(sources: Path, corpus: Path | None, index: Path | None, as_json: bool) -> None:
+    """Fetch the policies SOURCES lists (one `ID URL` a line), store each page whose words changed as a new dated
+    version in the corpus, and re-index. Exits non-zero only when every page failed."""
+    from . import watch as watcher
+
+    report = watcher.watch(watcher.read_sources(sources), corpus or settings.path("corpus"),
+                           index or settings.path("index"), limits=watcher.limits())
+    click.echo(json.dumps(report.to_json(), ensure_ascii=False) if as_json else _render_watch(report))
+    if report.failed and len(report.failed) == report.checked:
+        sys.exit(1)
+
+
+def _render_watch(report) -> str:
+    lines = [f"Checked {report.checked} policies: {len(report.changed)} changed, {len(report.unchanged)} unchanged, "
+             f"{len(report.failed)} failed."]
+    for new in report.changed:
+        found = new["changes"]
+        lines.append(f"{new['policy']}: stored the version of {new['version']} ({new['file']})"
+                     + (f", {len(found)} change{'s' * (len(found) != 1)}:" if found else ""))
+        lines += [f"  {c['kind'].upper()} — {c['section'] or '(opening)'}: {c['summary']}" for c in found]
+    lines += [f"{pid}: unchanged" for pid in report.unchanged]
+    lines += [f"{failed['policy']}: failed: {failed['error']}" for failed in report.failed]
+    if report.indexed:
+        lines.append(f"Re-indexed in {report.indexed.seconds:.1f}s: embedded {report.indexed.embedded} texts, "
+                     f"reused {report.indexed.reused}.")
+    return "\n".join(lines)
 
 
 def main() -> None:

@@ -45,6 +45,10 @@ SETTINGS: tuple[Setting, ...] = (
                             "storage above to keep one rate limit."),
     Setting("request_timeout", "30", "Seconds an answer may take, queueing included, before the API answers 503 "
                                      "and the chat says the server is busy."),
+    Setting("watch_timeout", "30", "Seconds `policyqa watch` gives each page to arrive, connecting included."),
+    Setting("watch_max_bytes", "10000000", "Largest page `policyqa watch` downloads, in bytes; a larger one fails."),
+    Setting("watch_retries", "2", "Further tries of a page that timed out, failed on the network or answered 5xx or "
+                                  "429 (`policyqa watch`), after 1 s, 2 s, 4 s… or the server's Retry-After."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

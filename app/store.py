@@ -31,18 +31,16 @@ import shutil
 import sys
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, ContextManager
 
 import bm25s
 import faiss
 import numpy as np
-from filelock import FileLock, Timeout
 
-from . import __version__, clauses as clause_split, documents, topics, vectors as vector_index
+from . import __version__, clauses as clause_split, documents, files, topics, vectors as vector_index
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Clause, Policy
@@ -189,18 +187,10 @@ def build(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progress 
     return report
 
 
-@contextmanager
-def _exclusive(index_dir: Path) -> Iterator[None]:
+def _exclusive(index_dir: Path) -> ContextManager[None]:
     """One writer at a time per index folder (builds and roll-backs), across processes."""
-    lock = FileLock(str(index_dir / ".build.lock"), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise PolicyQAError(f"Another build is already writing {index_dir}; wait for it to finish and try again.") from None
-    try:
-        yield
-    finally:
-        lock.release()
+    return files.exclusive(index_dir / ".build.lock",
+                           f"Another build is already writing {index_dir}; wait for it to finish and try again.")
 
 
 def _corpus_entries(corpus: Path) -> list[Path]:
@@ -395,7 +385,7 @@ def _write(index_dir: Path, policies: dict[str, Policy], clauses: list[Clause], 
     _fsync_tree(tmp)
     _checkpoint("publishing")
     os.rename(tmp, index_dir / name)
-    _fsync(index_dir)
+    files.fsync(index_dir)
     return name
 
 
@@ -422,32 +412,14 @@ def _commit(index_dir: Path, generation: str, serving: str | None) -> None:
 
 
 def _write_durably(path: Path, text: str, stage: str | None = None) -> None:
-    """Write to a temp file beside `path`, fsync, rename over it, fsync the folder."""
-    tmp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex[:8]}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # not mkstemp: its 0600 hides CURRENT
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-        out.flush()
-        os.fsync(out.fileno())
-    if stage:
-        _checkpoint(stage)
-    os.replace(tmp, path)
-    _fsync(path.parent)
+    files.write_durably(path, text.encode("utf-8"), (lambda: _checkpoint(stage)) if stage else None)
 
 
 def _fsync_tree(root: Path) -> None:
     """fsync every file, then every folder bottom-up, so a rename cannot publish unwritten data."""
     paths = sorted(root.rglob("*"), key=lambda p: -len(p.parts))
     for path in paths + [root]:
-        _fsync(path)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        files.fsync(path)
 
 
 def _file_sha(path: Path) -> str:

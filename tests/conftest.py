@@ -16,6 +16,16 @@ EXAMPLES = settings(max_examples=int(os.environ.get("POLICYQA_PROPERTY_EXAMPLES"
                     suppress_health_check=[HealthCheck.too_slow])
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _shared() -> Path:
+    """The team's data (../shared) beside the checkout; for a git worktree, beside its main checkout."""
+    git = ROOT / ".git"  # in a worktree, a file: "gitdir: <main checkout>/.git/worktrees/<name>"
+    main = Path(git.read_text().partition(":")[2].strip()).parents[2] if git.is_file() else ROOT
+    return main.parent / "shared"
+
+
+SHARED = _shared()  # policies/ (five current policies under open licences), bench/, seeds/
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

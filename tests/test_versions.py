@@ -219,8 +219,8 @@ def clauses_of(path: Path):
     return split(*documents.load(path))
 
 
-def test_changes_are_exactly_the_changed_the_removed_and_the_added_clause(versioned):
-    diff = changes.between(versioned.index, "leje").to_json()
+def test_changes_are_exactly_the_changed_the_removed_and_the_added_clause(versioned, model):
+    diff = changes.between(versioned.index, model, "leje").to_json()
     assert (diff["policy"], diff["from"], diff["to"]) == ("leje", OLD, NEW)
     assert [c["kind"] for c in diff["changes"]] == ["changed", "removed", "added"]
     changed, removed, added = diff["changes"]
@@ -230,9 +230,10 @@ def test_changes_are_exactly_the_changed_the_removed_and_the_added_clause(versio
     assert ABROAD in added["after"] and added["before"] is None
     assert added["section"] == "Storage of personal information abroad"
     assert "Reasons for information retention under relevant statutes" in changed["section"]
+    assert changed["summary"] == "Retention period: 5 years → 7 years" and diff["hidden"] == 0
 
 
-def test_an_untouched_or_moved_clause_is_no_change_and_a_reworded_one_is_one(tmp_path):
+def test_an_untouched_or_moved_clause_is_no_change_and_a_reworded_one_is_one(tmp_path, model):
     text = (VERSIONS / f"leje@{OLD}.md").read_text(encoding="utf-8")
     moved_par = "Personal information transferred to a separate DB shall not be used for any purpose other than those held by law."
     assert text.count(moved_par) == 1
@@ -242,9 +243,9 @@ def test_an_untouched_or_moved_clause_is_no_change_and_a_reworded_one_is_one(tmp
     (tmp_path / "moved.md").write_text(moved, encoding="utf-8")
     (tmp_path / "reworded.md").write_text(reworded, encoding="utf-8")
     original = clauses_of(VERSIONS / f"leje@{OLD}.md")
-    assert changes.align(original, original) == []
-    assert changes.align(original, clauses_of(tmp_path / "moved.md")) == []
-    found = changes.align(original, clauses_of(tmp_path / "reworded.md"))
+    assert changes.align(original, original, model) == []
+    assert changes.align(original, clauses_of(tmp_path / "moved.md"), model) == []
+    found = changes.align(original, clauses_of(tmp_path / "reworded.md"), model)
     assert [c.kind for c in found] == ["changed"]
     assert "does not allow" in found[0].before.text and "can never be" in found[0].after.text
 
@@ -269,14 +270,14 @@ def test_questions_about_changes_are_told_apart_from_questions_about_the_change_
     assert changes.subject("did you change how long you keep my data?")
 
 
-def test_changes_between_versions_reject_bad_choices(versioned):
+def test_changes_between_versions_reject_bad_choices(versioned, model):
     index = versioned.index
     with pytest.raises(PolicyQAError, match=r"clozette has one version only \(2012-10-03\)"):
-        changes.between(index, "clozette")
+        changes.between(index, model, "clozette")
     with pytest.raises(PolicyQAError, match="is not earlier than"):
-        changes.between(index, "leje", NEW, OLD)
+        changes.between(index, model, "leje", NEW, OLD)
     with pytest.raises(PolicyQAError, match="2019-01-01 is the first version of leje"):
-        changes.between(index, "leje", until=OLD)
+        changes.between(index, model, "leje", until=OLD)
 
 
 # ---------------------------------------------------------------- the command line
@@ -301,12 +302,14 @@ def test_cli_changes_json_lists_the_three_changes(versioned):
     result = run("changes", "leje", "--index", str(versioned.index_dir), "--json")
     assert result.returncode == 0, result.stderr
     diff = json.loads(result.stdout)
-    assert set(diff) == {"policy", "from", "to", "changes"}
+    assert set(diff) == {"policy", "from", "to", "changes", "hidden"}
     assert [(c["kind"], set(c)) for c in diff["changes"]] == [
-        (kind, {"kind", "section", "before", "after"}) for kind in ("changed", "removed", "added")]
+        (kind, {"kind", "section", "summary", "before", "after", "words_changed"})
+        for kind in ("changed", "removed", "added")]
     text = run("changes", "leje", "--index", str(versioned.index_dir), "--from", OLD, "--to", NEW)
     assert text.returncode == 0 and "3 changes from 2019-01-01 to 2021-06-01" in text.stdout
     assert "REMOVED" in text.stdout and "7 years" in text.stdout
+    assert "  Retention period: 5 years → 7 years\n" in text.stdout
 
 
 def test_cli_batch_takes_as_of_per_line(versioned, tmp_path):
@@ -386,7 +389,9 @@ def test_api_changes(http):
     diff = http.get("/api/policies/leje/changes").json()
     assert (diff["from"], diff["to"]) == (OLD, NEW) and [c["kind"] for c in diff["changes"]] == ["changed", "removed", "added"]
     same = http.get("/api/policies/leje/changes", params={"from": OLD, "to": NEW}).json()
-    assert same == diff
+    assert same == diff and diff["hidden"] == 0
+    assert http.get("/api/policies/leje/changes", params={"all": "true"}).json() == diff
+    assert diff["changes"][0]["summary"] == "Retention period: 5 years → 7 years"
 
 
 @pytest.mark.parametrize("path, status, says", [
@@ -408,7 +413,7 @@ def test_the_seed_corpus_keeps_serving_unchanged(engine):
     assert index.policies["leje"].version is None and index.policies["dr-esthetique"].version == "2011-12-01"
 
 
-def test_the_changes_view_shows_policy_text_as_text():
+def test_the_changes_view_shows_policy_text_as_text(model):
     from app.records import Clause, Policy, Sentence
     from app.web import ui
 
@@ -420,7 +425,8 @@ def test_the_changes_view_shows_policy_text_as_text():
     diff = changes.Diff("acme", Policy("acme", "Acme <i>Policy</i>", "Acme", None, None, None, version="2020-01-01"),
                         Policy("acme", "Acme <i>Policy</i>", "Acme", None, None, None, version="2021-01-01"),
                         changes.align([clause(hostile, "2020-01-01")],
-                                      [clause(hostile.replace("5 years", "<script>x</script> 7 years"), "2021-01-01")]))
+                                      [clause(hostile.replace("5 years", "<script>x</script> 7 years"), "2021-01-01")],
+                                      model))
     html = ui.render_changes(diff)
     assert "<img" not in html and "<script>" not in html and "<b>" not in html and "<i>" not in html
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html and "&lt;script&gt;x&lt;/script&gt;" in html

@@ -77,6 +77,7 @@ def test_the_changes_tab_highlights_the_words_that_changed(page):
     expect(page.locator("#pq-changes .pq-changes-head")).to_contain_text("3 changes from the version of 2019-01-01 "
                                                                          "to the version of 2021-06-01")
     changed = page.locator("#pq-changes .pq-change[data-kind='changed']")
+    expect(changed.locator(".pq-summary")).to_have_text("Retention period: 5 years → 7 years")
     expect(changed.locator("del.pq-removed")).to_have_text("5")
     expect(changed.locator("ins.pq-added")).to_have_text("7")
     expect(page.locator("#pq-changes .pq-change[data-kind='removed'] del.pq-removed")).to_contain_text(
@@ -84,6 +85,14 @@ def test_the_changes_tab_highlights_the_words_that_changed(page):
     expect(page.locator("#pq-changes .pq-change[data-kind='added'] ins.pq-added")).to_contain_text(
         "servers located in the Republic of Korea")
     shot(page, "versions-changes-tab")
+
+    choose(page, "#pq-changes-section", "Storage of personal information abroad (1)")
+    expect(cards).to_have_count(1)
+    expect(cards.first).to_have_attribute("data-kind", "added")
+    expect(page.locator("#pq-changes .pq-changes-head")).to_contain_text(
+        "Showing the 1 in “Storage of personal information abroad”")
+    choose(page, "#pq-changes-section", "All sections")
+    expect(cards).to_have_count(3)
 
     choose(page, "#pq-changes-from", "2021-06-01")
     choose(page, "#pq-changes-to", "2019-01-01")

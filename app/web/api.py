@@ -14,7 +14,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Callable, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
@@ -43,6 +43,7 @@ from . import widget
 from .workers import Workers
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_BODY = 64 * 1024
 ASK_WORKERS = 4  # answers computed at once (chat and API together); more only queue on the CPU
@@ -157,8 +158,11 @@ class VersionOut(BaseModel):
 class ChangeOut(BaseModel):
     kind: Literal["added", "removed", "changed"]
     section: str
+    summary: str = Field(description="One line saying what moved, e.g. \"Retention period: 5 years → 7 years\".")
     before: str | None = Field(description="The clause in the older version; null when added.")
     after: str | None = Field(description="The clause in the newer version; null when removed.")
+    words_changed: bool = Field(description="False for an entry that changes no word (punctuation, formatting, link "
+                                            "targets, where the clauses split), listed only with all=true.")
 
 
 class ChangesOut(BaseModel):
@@ -166,6 +170,7 @@ class ChangesOut(BaseModel):
     from_: str = Field(alias="from", description="The older version.")
     to: str = Field(description="The newer version.")
     changes: list[ChangeOut]
+    hidden: int = Field(description="Entries that change no word, not listed (all=true lists them).")
 
 
 class Span(BaseModel):
@@ -463,12 +468,18 @@ async def ask(body: AskRequest, request: Request, engine: Annotated[Engine, Depe
     if body.policy:
         _policy_in(index, body.policy)
     top_k = body.top_k or settings.get_int("top_k")
+    answer = await _computed(request, engine.ask, body.question, body.policy, _turns(body.history), top_k, body.as_of)
+    return {**answer.to_json(), "ask_id": await _logged(feedback, answer)}
+
+
+async def _computed(request: Request, fn: Callable[..., T], *args: object) -> T:
+    """fn(*args) on the answer workers (CPU work: the model, the index), within the request time limit: 503 when it
+    runs out."""
     workers: Workers = request.app.state.ask_workers
     try:
-        answer = await workers.run_async(engine.ask, body.question, body.policy, _turns(body.history), top_k, body.as_of)
+        return await workers.run_async(fn, *args)
     except TimeoutError as exc:
         raise HTTPException(503, str(exc)) from None
-    return {**answer.to_json(), "ask_id": await _logged(feedback, answer)}
 
 
 @router.post("/feedback", status_code=201, response_model=FeedbackOut, dependencies=[Depends(rate_limited)],
@@ -532,9 +543,11 @@ async def policy_versions(policy_id: str, engine: Annotated[Engine, Depends(_eng
 
 
 @router.get("/policies/{policy_id}/changes", response_model=ChangesOut, tags=["policies"])
-async def policy_changes(policy_id: str, engine: Annotated[Engine, Depends(_engine)],
+async def policy_changes(policy_id: str, request: Request, engine: Annotated[Engine, Depends(_engine)],
                          since: Annotated[str | None, Query(alias="from", description="The older version.")] = None,
-                         until: Annotated[str | None, Query(alias="to", description="The newer version.")] = None
+                         until: Annotated[str | None, Query(alias="to", description="The newer version.")] = None,
+                         everything: Annotated[bool, Query(alias="all", description="Also list the entries that "
+                                                                                    "change no word.")] = False
                          ) -> dict:
     """What changed, clause by clause, between two versions (default: the two latest); as `policyqa changes`."""
     index = _index(engine)
@@ -542,7 +555,8 @@ async def policy_changes(policy_id: str, engine: Annotated[Engine, Depends(_engi
         if version is not None:
             _version(index, policy_id, version)
     _policy_in(index, policy_id)
-    return changes.between(index, policy_id, since, until).to_json()
+    diff = await _computed(request, changes.between, index, engine.embedder, policy_id, since, until)
+    return diff.to_json(everything)
 
 
 @router.post("/admin/reindex", response_model=Reindexed, tags=["admin"], responses={401: {"model": ErrorOut}})

@@ -404,21 +404,41 @@ def versioned_choices(engine: Engine) -> list[tuple[str, str]]:
     return [(title, pid) for title, pid in policy_choices(engine, None) if pid in many]
 
 
-def show_changes(engine: Engine, policy: str | None, since: str | None, until: str | None) -> str:
-    """The Changes view: each changed clause of `policy` between two versions, differing words marked."""
+def show_changes(engine: Engine, policy: str | None, since: str | None, until: str | None, section: str | None = ALL,
+                 everything: bool = False) -> tuple[str, list[tuple[str, str]]]:
+    """The Changes view: each change of `policy` between two versions with its summary, differing words marked,
+    only those of one top-level `section` when chosen; and the sections to choose from."""
     if not policy:
-        return notice("Choose a policy with more than one version.")
+        return notice("Choose a policy with more than one version."), []
     try:
-        diff = diffs.between(engine.index, policy, since or None, until or None)
+        diff = diffs.between(engine.index, engine.embedder, policy, since or None, until or None)
     except PolicyQAError as exc:
-        return notice(str(exc), "error")
-    return render_changes(diff)
+        return notice(str(exc), "error"), []
+    return render_changes(diff, section, everything), section_choices(diff, everything)
 
 
-def render_changes(diff: diffs.Diff) -> str:
-    head = (f'<p class="pq-changes-head">{escape(diff.new.title)}: {len(diff.changes)} changes from the version of '
-            f'{escape(diff.old.version or "")} to the version of {escape(diff.new.version or "")}.</p>')
-    return head + "".join(_render_change(change) for change in diff.changes)
+def _top_section(change: diffs.Change) -> str:
+    return change.section.partition(" › ")[0]
+
+
+def section_choices(diff: diffs.Diff, everything: bool = False) -> list[tuple[str, str]]:
+    """Each top-level section with changes, with their number, in the policy's order."""
+    counts: dict[str, int] = {}
+    for change in diff.listed(everything):
+        counts[_top_section(change)] = counts.get(_top_section(change), 0) + 1
+    return [(f"{name or '(opening)'} ({n})", name) for name, n in counts.items()]
+
+
+def render_changes(diff: diffs.Diff, section: str | None = ALL, everything: bool = False) -> str:
+    listed = diff.listed(everything)
+    hidden = len(diff.changes) - len(listed)
+    shown = listed if section in (ALL, None) else [c for c in listed if _top_section(c) == section]
+    head = (f'<p class="pq-changes-head">{escape(diff.new.title)}: {len(listed)} changes from the version of '
+            f'{escape(diff.old.version or "")} to the version of {escape(diff.new.version or "")}.'
+            + (f" {hidden} that change no word (punctuation, formatting, links) are not shown." if hidden else "")
+            + (f" Showing the {len(shown)} in “{escape(section or '(opening)')}”." if shown is not listed else "")
+            + "</p>")
+    return head + "".join(_render_change(change) for change in shown)
 
 
 _CHANGE_LABELS = {"changed": "Changed", "added": "Added", "removed": "Removed"}
@@ -426,12 +446,13 @@ _MARKS = {"added": "ins", "removed": "del"}
 
 
 def _render_change(change: diffs.Change) -> str:
-    before, after = (change.before.text if change.before else ""), (change.after.text if change.after else "")
+    before, after = change.before_text or "", change.after_text or ""
     words = "".join(escape(text) if kind == "same" else f'<{_MARKS[kind]} class="pq-{kind}">{escape(text)}</{_MARKS[kind]}>'
                     for kind, text in diffs.word_diff(before, after))
-    return (f'<section class="pq-change pq-change-{change.kind}" data-kind="{change.kind}">'
+    return (f'<section class="pq-change pq-change-{change.kind}" data-kind="{change.kind}" '
+            f'data-section="{escape(_top_section(change))}">'
             f'<header><strong>{_CHANGE_LABELS[change.kind]}</strong> — {escape(change.section or "opening")}</header>'
-            f'<div class="pq-text">{words}</div></section>')
+            f'<p class="pq-summary">{escape(change.summary)}</p><div class="pq-text">{words}</div></section>')
 
 
 # ---------------------------------------------------------------- support agents: gaps
@@ -523,6 +544,7 @@ CSS = """
 .pq-change-added { border-left: 4px solid #16a34a; }
 .pq-change-removed { border-left: 4px solid #dc2626; }
 .pq-change-changed { border-left: 4px solid #d97706; }
+.pq-summary { margin: .2rem 0 .4rem; font-weight: 600; }
 .pq-added { background: #bbf7d0; color: #14532d; text-decoration: underline; }
 .pq-removed { background: #fecaca; color: #7f1d1d; text-decoration: line-through; }
 """
@@ -642,8 +664,8 @@ def build(engine: Engine, feedback: FeedbackStore, workers: Workers) -> gr.Block
                     go = gr.Button("Compare", variant="primary", scale=1, elem_id="pq-compare-go")
                 table = _html("", "pq-compare")
             with gr.Tab("Changes", id="changes"):
-                gr.Markdown("What changed between two versions of a policy, clause by clause: removed words "
-                            "struck through, added words underlined.")
+                gr.Markdown("What changed between two versions of a policy, clause by clause, each change summed up "
+                            "in a line: removed words struck through, added words underlined.")
                 with gr.Row():
                     changed_policy = gr.Dropdown(versioned_choices(engine), value=None, label="Policy", scale=2,
                                                  elem_id="pq-changes-policy")
@@ -651,7 +673,12 @@ def build(engine: Engine, feedback: FeedbackStore, workers: Workers) -> gr.Block
                                         elem_id="pq-changes-from")
                     until = gr.Dropdown([], value=None, label="To version (default: the latest)", scale=1,
                                         elem_id="pq-changes-to")
-                compare_versions = gr.Button("Show changes", variant="primary", elem_id="pq-changes-go")
+                with gr.Row():
+                    compare_versions = gr.Button("Show changes", variant="primary", scale=2, elem_id="pq-changes-go")
+                    changed_section = gr.Dropdown([("All sections", ALL)], value=ALL, label="Section", scale=2,
+                                                  elem_id="pq-changes-section")
+                    everything = gr.Checkbox(False, label="Also entries that change no word", scale=1,
+                                             elem_id="pq-changes-all")
                 changed = _html("", "pq-changes")
             with gr.Tab("Agents: gaps", id="gaps"):
                 gr.Markdown("The questions customers ask most often that the policies decline or that customers "
@@ -702,8 +729,20 @@ def build(engine: Engine, feedback: FeedbackStore, workers: Workers) -> gr.Block
         transcript.rate(on_rate, [exchanges], [transcript, exchanges], show_progress="hidden")
         policy.change(on_policy, [policy], [examples, version], show_progress="hidden")
         changed_policy.change(on_changes_policy, [changed_policy], [since, until], show_progress="hidden")
-        compare_versions.click(lambda p, a, b: within(workers, show_changes, engine, p, a, b),
-                               [changed_policy, since, until], [changed], **answering)
+        def on_changes(choice: str | None, a: str | None, b: str | None, every: bool) -> tuple[str, gr.Dropdown]:
+            try:
+                html, sections = workers.run(show_changes, engine, choice, a, b, ALL, every)
+            except TimeoutError as exc:
+                html, sections = notice(str(exc), "error"), []
+            return html, gr.Dropdown(choices=[("All sections", ALL)] + sections, value=ALL)
+
+        def on_section(choice: str | None, a: str | None, b: str | None, part: str, every: bool) -> str:
+            return within(workers, lambda *args: show_changes(*args)[0], engine, choice, a, b, part, every)
+
+        compare_versions.click(on_changes, [changed_policy, since, until, everything], [changed, changed_section],
+                               **answering)
+        for picked in (changed_section.input, everything.input):
+            picked(on_section, [changed_policy, since, until, changed_section, everything], [changed], **answering)
         restart.click(lambda: ([], render_transcript([]), render_viewer_empty()), None, [exchanges, transcript, viewer])
         for submitted in (query.submit, find.click):
             submitted(lambda q, c, t: within(workers, search_clauses, engine, q, c, t), [query, chosen, topic], [hits],
