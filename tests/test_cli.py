@@ -15,6 +15,7 @@ import pytest
 from app import store
 
 from conftest import ROOT
+from reading import CONTENTS_PAGE
 
 POLICYQA = str(Path(sys.executable).parent / "policyqa")
 HEAVY = {"torch", "sentence_transformers", "transformers", "gradio", "sklearn"}
@@ -57,10 +58,7 @@ def test_ask_json_gives_the_answer_object(engine):
 def test_a_quote_that_skips_words_of_the_page_shows_the_gap_and_each_pieces_offsets(model, tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "acme.md").write_text(
-        "# Acme Privacy Policy\n\nThis policy is split into sections, as follows:\n\n* [What we collect](#collect)\n"
-        "* [Your rights](#rights)\n\nIt applies to every product Acme makes and to the sites where we sell them.\n",
-        encoding="utf-8")
+    (corpus / "acme.md").write_text(CONTENTS_PAGE, encoding="utf-8")
     assert run("index", "--corpus", str(corpus), "--index", str(tmp_path / "index")).returncode == 0
     asked = ("ask", "--index", str(tmp_path / "index"), "--policy", "acme", "which products does this policy apply to?")
     citation = json.loads(run(*asked, "--json").stdout)["citations"][0]

@@ -12,6 +12,7 @@ from app.engine import Engine
 from app.feedback import FeedbackStore
 from app.records import Answer, Citation, Policy
 from app.web import ui
+from reading import CONTENTS_PAGE
 
 
 def words(text: str) -> str:
@@ -73,10 +74,7 @@ def test_the_highlight_is_the_quote_in_the_whole_policy(engine):
 def test_each_piece_of_a_quote_with_a_gap_is_highlighted_with_the_gap_marked(tmp_path, model):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "acme.md").write_text(
-        "# Acme Privacy Policy\n\nThis policy is split into sections, as follows:\n\n* [What we collect](#collect)\n"
-        "* [Your rights](#rights)\n\nIt applies to every product Acme makes and to the sites where we sell them.\n",
-        encoding="utf-8")
+    (corpus / "acme.md").write_text(CONTENTS_PAGE, encoding="utf-8")
     acme = Engine(corpus, tmp_path / "index", model)
     acme.refresh()
     chat = [ui.Exchange("q", acme.ask("which products does this policy apply to?", policy="acme"))]
