@@ -29,8 +29,9 @@ from .records import Answer, Citation, Clause
 
 READ_CHARS = 400  # a citation is read for at most this many characters
 CANDIDATES = 50  # recall is measured over this many retrieved clauses (and as many baseline windows)
-# HTML tags and comments, Markdown link targets (inline and by reference), footnote marks, list dashes, and marks
-_MARKUP = re.compile(r"<!--.*?-->|<[^<>]*>|\]" + documents.LINK_TARGET + r"|\]\[[^\]]*\]|\[\^[^\]\s]+\]:?|(?m:^[ \t]*-[ \t]+)"
+# HTML tags and comments, Markdown link targets (inline and by reference), footnote marks, list dashes (also
+# inside a table cell, where a list's items follow <br>), and marks
+_MARKUP = re.compile(r"<!--.*?-->|<[^<>]*>|\]" + documents.LINK_TARGET + r"|\]\[[^\]]*\]|\[\^[^\]\s]+\]:?|-[ \t]+"
                      r"|[\s*_#|\\\[\]>`]")
 
 
