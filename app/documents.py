@@ -311,7 +311,7 @@ def _markdown_blocks(view: MappedText, labels: bool = True) -> list[Block]:
             blocks.extend(_bold_split(MappedText.join(paragraph, " ")))
         paragraph.clear()
 
-    labels: tuple[str, ...] | None = None  # inside a table: its column names
+    columns: tuple[str, ...] | None = None  # inside a table: its column names
     defining = False
     html_end = 0  # where a raw HTML table read as HTML ends
     for raw in source[pos:].splitlines(keepends=True):
@@ -333,16 +333,16 @@ def _markdown_blocks(view: MappedText, labels: bool = True) -> list[Block]:
         if footnote := _FOOTNOTE_MARK.match(line.text):
             flush()
             line = line[footnote.end():]
-        if labels is not None and "|" in line.text and line.text.strip():
+        if columns is not None and "|" in line.text and line.text.strip():
             # a row of a table (a cookie, a data category): one block each, its cells on lines of their own
             flush()
-            blocks.extend(_row(line, labels))
+            blocks.extend(_row(line, columns))
             continue
-        labels = None
+        columns = None
         if _TABLE_RULE.match(line.text) and len(paragraph) == 1 and "|" in paragraph[0].text:
             # the header row names the columns: it heads no section (a heading here would cut the rows and every
             # section after them off their own heading); it labels each row's cells
-            labels = tuple(cell.text for cell in _cells(paragraph.pop()))
+            columns = tuple(cell.text for cell in _cells(paragraph.pop()))
             continue
         if definition := _DEFINITION.match(line.text):
             if len(paragraph) == 1 and not defining and (term := _clean_inline(paragraph.pop())).text:

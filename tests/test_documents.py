@@ -375,6 +375,16 @@ def test_code_spans_keep_cookie_names_exactly_and_links_with_spaces_keep_their_t
     assert ("You may opt out of Google Analytics here or with our settings page at any time you like.") in texts
 
 
+@pytest.mark.parametrize("suffix", [".md", ".txt"])
+def test_a_short_line_alone_heads_its_section_in_markdown_and_text_but_not_after_a_table(tmp_path, suffix):
+    _, blocks, _ = load_written(tmp_path / f"acme{suffix}",
+        "# Acme Privacy Policy\n\nWe keep records of your purchases.\n\n| Record | Period |\n| --- | --- |\n"
+        "| Payment records | 5 years |\n\n\u00a0Provide personal information\n\n"
+        "Acme does not give your personal information to anyone else.\n")
+    assert [(b.kind, b.text.text) for b in blocks if "Provide" in b.text.text] == [
+        ("heading", "Provide personal information")]
+
+
 def test_a_sentence_ending_inside_quotes_heads_no_section_and_a_date_line_is_no_heading(tmp_path):
     from app import clauses
 
