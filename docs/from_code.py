@@ -19,7 +19,8 @@ WIDTH = 100  # the help's line width, fixed so the pages do not depend on the te
 def settings_table() -> str:
     from app import settings
 
-    return "| variable | default | meaning |\n| --- | --- | --- |\n" + settings.markdown_table()
+    rows = settings.markdown_table().replace("| `` |", "| (empty) |")  # an empty default reads as nothing at all
+    return "| variable | default | meaning |\n| --- | --- | --- |\n" + rows
 
 
 def _help(command: click.Command, ctx: click.Context) -> str:

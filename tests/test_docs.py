@@ -78,7 +78,7 @@ def test_every_setting_is_on_the_settings_page(site):
 
     text = "".join(read(site, "settings").text)
     for setting in settings.SETTINGS:
-        row = re.search(rf"{setting.env}\s*{re.escape(setting.default)}\s*(.*)", text)
+        row = re.search(rf"{setting.env}\s*{re.escape(setting.default or '(empty)')}\s*(.*)", text)
         assert row, setting.env
         assert row.group(1).startswith(setting.help.replace("`", "")[:40]), setting.env
 
