@@ -46,7 +46,7 @@ class _Page(HTMLParser):
 
 def read(site: Path, name: str) -> _Page:
     page = _Page()
-    page.feed((site / name / "index.html").read_text(encoding="utf-8"))
+    page.feed((site / f"{name}.html").read_text(encoding="utf-8"))
     return page
 
 
