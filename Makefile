@@ -2,13 +2,13 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run index test browser services eval bench bench-workers bench-startup
+.PHONY: install run index test browser services docs screenshots eval bench bench-workers bench-startup
 
 $(BIN)/policyqa: pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0   # the CPU build; a bare `torch` pulls CUDA
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,docs]'   # docs: tests/test_docs.py builds the site
 	touch $@
 
 install: $(BIN)/policyqa
@@ -28,6 +28,14 @@ services:  # Debian's redis-server and PostgreSQL for the scale-out tests, which
 
 test: install browser services
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
+
+# The documentation site, from docs/ into site/: offline, and strict (a broken link or an unlisted page fails).
+docs: install
+	HF_HUB_OFFLINE=1 $(BIN)/mkdocs build --strict
+
+# docs/chat.png and docs/agents.png, from the real app on the bundled corpus in headless Chromium.
+screenshots: install browser
+	HF_HUB_OFFLINE=1 $(BIN)/python docs/screenshot.py
 
 eval: install
 	HF_HUB_OFFLINE=1 $(BIN)/policyqa eval --unseen tests/data/unseen

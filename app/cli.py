@@ -286,7 +286,7 @@ def _serve_workers(corpus: Path, index: Path, host: str, port: int, workers: int
     os.environ.update(POLICYQA_CORPUS=str(corpus), POLICYQA_INDEX=str(index),  # what the workers read
                       POLICYQA_FEEDBACK_DB=str(feedback.path or settings.get("feedback_db")))
     click.echo(f"PolicyQA is serving on http://{host}:{port}/ with {workers} worker processes (the API and the "
-               "widget; the chat UI needs sticky sessions: see the README's Deployment section)", err=True)
+               "widget; the chat UI needs sticky sessions: see docs/deployment.md)", err=True)
     # a worker loading the model on a busy machine may not answer uvicorn's health ping for a while
     uvicorn.run("app.web.server:worker_app", factory=True, workers=workers, host=host, port=port,
                 log_level="warning", timeout_worker_healthcheck=60)
@@ -624,7 +624,7 @@ def train_topics(bench_dir: Path | None) -> None:
 
 @cli.command("settings")
 def show_settings() -> None:
-    """Print the settings table (the README's, as Markdown rows) with the values in force."""
+    """Print the settings table (docs/settings.md's, as Markdown rows) with the values in force."""
     click.echo(settings.markdown_table())
 
 

@@ -1,6 +1,6 @@
 """Every setting in one table: name, environment variable, default and help.
 
-The table drives the CLI help and the README's settings section; paths go through
+The table drives the CLI help and the docs' settings page (docs/settings.md); paths go through
 `path()` so the test suite can point all of them at a temporary folder.
 """
 
@@ -82,5 +82,5 @@ def shared_data() -> Path:
 
 
 def markdown_table() -> str:
-    """The settings as the README's table rows."""
+    """The settings as the docs' table rows (docs/settings.md)."""
     return "\n".join(f"| `{s.env}` | `{s.default}` | {s.help} |" for s in SETTINGS)

@@ -3,8 +3,8 @@
 The page's HTML becomes Markdown: headings, list items (nested), table rows under their header row, bold, code
 and in-page links keep their marks, so documents.py reads a page exactly as it reads a Markdown policy. What is
 the page's main content, and what is site chrome (menus, cookie banners, headers, footers, sidebars, related
-articles), is resiliparse's call (its main-content extraction, chosen by measuring several libraries: see the
-README): a line of the Markdown is kept when resiliparse kept its words. The words themselves are always the
+articles), is resiliparse's call (its main-content extraction, chosen by measuring several libraries: see
+docs/formats.md): a line of the Markdown is kept when resiliparse kept its words. The words themselves are always the
 page's own, taken from the source with their offsets, never the library's rendering of them.
 """
 

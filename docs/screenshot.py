@@ -41,12 +41,15 @@ def main() -> None:
     from playwright.sync_api import expect, sync_playwright
 
     work = Path(tempfile.mkdtemp(prefix="policyqa-screenshot-"))
-    os.environ.update(POLICYQA_INDEX=str(work / "index"), POLICYQA_FEEDBACK_DB=str(work / "feedback.db"))
+    # The pictures are of answers, not of a busy machine: a compare asks every policy, which can outlast the
+    # default time limit on a loaded 2-core machine.
+    os.environ.update(POLICYQA_INDEX=str(work / "index"), POLICYQA_FEEDBACK_DB=str(work / "feedback.db"),
+                      POLICYQA_REQUEST_TIMEOUT="300")
     url = serve(work)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1360, "height": 1000})
-        expect.set_options(timeout=90_000)
+        expect.set_options(timeout=300_000)
         page.goto(url, wait_until="domcontentloaded")
         page.locator("#pq-policy input").click()
         page.get_by_role("option", name="LEJE Privacy Policy", exact=True).click()

@@ -179,13 +179,6 @@ def test_eval_prints_the_gold_figures(engine):
     assert 0.8 <= gold["quoted@3"] <= gold["hit@3"]  # a quote lies inside its clause
 
 
-def test_readme_settings_table_is_the_settings_table():
-    from app import settings
-
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    assert settings.markdown_table() in readme
-
-
 def test_eval_from_feedback_turns_thumbs_up_into_cases(engine, tmp_path):
     from app.feedback import FeedbackStore
 

@@ -100,7 +100,7 @@ def test_a_web_pages_policy_is_read_whole_and_its_chrome_left_out(tmp_path, site
     """Each seed policy as a full web page of a site (menu, cookie banner, breadcrumbs, sidebar, share buttons,
     newsletter form, footer): every sentence of the policy is read, each block is the page's own words at its
     offsets, and the chrome is left out: all of it where the page marks its landmarks, nearly all elsewhere (the
-    main-content extraction keeps a newsletter line or a cookie banner it does not recognise: see the README)."""
+    main-content extraction keeps a newsletter line or a cookie banner it does not recognise: see docs/formats.md)."""
     left = []
     for path in documents.corpus_files(CORPUS):
         policy, _, _ = load_written(tmp_path / f"{path.stem}.html", webpages.page(path.read_text(), site, path.stem))

@@ -81,7 +81,7 @@ def test_the_same_policies_answer_alike_as_markdown_web_pages_and_pdf_prints(ind
                          "declined_unanswerable": sum(r[2] for r in unanswerable),
                          "differs_from_md": sorted(q for q, r in results.items() if r != seen["md"][q])}
         assert len(answerable) == len(unanswerable) == 60
-    print(figures)  # the measured figures, for the README (pytest -s)
+    print(figures)  # the measured figures, for docs/formats.md (pytest -s)
     for name in ("html", "pdf"):
         assert abs(figures[name]["hit@3"] - figures["md"]["hit@3"]) <= 2, figures
         assert abs(figures[name]["declined_unanswerable"] - figures["md"]["declined_unanswerable"]) <= 4, figures
