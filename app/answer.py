@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import calibration, excerpts, facts, questions, quotes, reader, search, settings, topics, versions, vocabulary
+from . import (calibration, excerpts, facts, languages, phrases, questions, quotes, reader, search, settings, topics,
+               versions, vocabulary)
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Answer, Citation, Clause, Policy
@@ -129,56 +130,61 @@ def assess(index: Index, embedder: Embedder, question: str, policy: str | None =
 
 def ask(index: Index, embedder: Embedder, question: str, policy: str | None = None,
         history: list[Turn] | None = None, top_k: int = 3, threshold: float | None = None,
-        as_of: str | None = None) -> Answer:
+        as_of: str | None = None, lang: str | None = None) -> Answer:
+    """Quotes that answer `question`, framed in `lang` (ISO 639-1; None: the question's own language)."""
     from . import changes  # here, not above: changes.py quotes with this module's helpers
 
     if top_k < 1 or top_k > 20:
         raise PolicyQAError(f"top_k is {top_k}; choose between 1 and 20.")
+    lang = languages.of(clean_question(question), lang)
     found = assess(index, embedder, question, policy, history, k=max(10, top_k * 3), as_of=as_of)
-    return changes.answer(index, embedder, found, top_k) or respond(index, found, top_k, threshold)
+    return changes.answer(index, embedder, found, top_k) or respond(index, found, top_k, threshold, lang)
 
 
-def respond(index: Index, found: Assessment, top_k: int = 3, threshold: float | None = None) -> Answer:
+def respond(index: Index, found: Assessment, top_k: int = 3, threshold: float | None = None, lang: str = "en"
+            ) -> Answer:
     """Quote and cite what the assessment found, or decline when it is not sure enough: both read each hit's
-    probability that it answers, against the fitted thresholds (calibration.json's "threshold" and "cite")."""
+    probability that it answers, against the fitted thresholds (calibration.json's "threshold" and "cite").
+    PolicyQA's own words around the quotes are in `lang`."""
     fitted = calibration.fitted()
     threshold = fitted["threshold"] if threshold is None else threshold
     if found.probability < threshold:
-        return decline(index, found.question, found.scope, found.as_of, found.probability, found.product)
+        return decline(index, found.question, found.scope, found.as_of, found.probability, found.product, lang)
     ranked = list(zip(found.hits[:top_k], found.probabilities))
     chosen = ranked[:1] + [(h, p) for h, p in ranked[1:] if p >= fitted["cite"]]
     citations = [cite(index.documents[h.clause.document], h.clause, excerpts.span(index, h.row, found.query, found.vector),
                       h.score, p) for h, p in chosen]
-    return Answer(question=found.question, answered=True, answer=compose(index, citations, found.scope),
-                  citations=citations, policy=found.scope, as_of=found.as_of, confidence=found.probability)
+    return Answer(question=found.question, answered=True, answer=compose(index, citations, lang),
+                  citations=citations, policy=found.scope, as_of=found.as_of, confidence=found.probability, lang=lang)
 
 
 def decline(index: Index, question: str, scope: str | None, as_of: str | None = None,
-            confidence: float | None = None, product: bool = False) -> Answer:
-    """The plain statement that the policy does not answer, with the contact it names; a `product` question (about
-    prices, accounts, features…) is told that it is one, since the company's support answers those, not its policy."""
-    text = "This looks like a question about the product or service rather than about privacy. " if product else ""
+            confidence: float | None = None, product: bool = False, lang: str = "en") -> Answer:
+    """The plain statement, in `lang`, that the policy does not answer, with the contact it names; a `product`
+    question (about prices, accounts, features…) is told that it is one, since the company's support answers those,
+    not its policy."""
+    said = [phrases.say(lang, "product")] if product else []
     if scope:
         policy = index.policies[scope]
-        text += f"The {policy.title} does not say anything about this."
+        said.append(phrases.say(lang, "silent", title=policy.title))
         if policy.contact:
-            text += f" For questions it does not answer, it names this contact: {', '.join(policy.contact)}."
+            said.append(phrases.say(lang, "contact", contact=", ".join(policy.contact)))
     else:
-        text += "None of the policies says anything about this. Pick a policy to see who to contact about it."
-    return Answer(question=question, answered=False, answer=text, citations=[], policy=scope, as_of=as_of,
-                  confidence=confidence, declined_as="product" if product else "not covered")
+        said.append(phrases.say(lang, "nowhere"))
+    return Answer(question=question, answered=False, answer=phrases.join(lang, said), citations=[], policy=scope,
+                  as_of=as_of, confidence=confidence, declined_as="product" if product else "not covered", lang=lang)
 
 
-def compose(index: Index, citations: list[Citation], scope: str | None) -> str:
-    """A short text that introduces the quotes and numbers the citations."""
+def compose(index: Index, citations: list[Citation], lang: str = "en") -> str:
+    """A short text, in `lang`, that introduces the quotes (never translated) and numbers the citations."""
     lines = []
     by_policy: dict[str, list[int]] = {}
     for n, citation in enumerate(citations, 1):
         by_policy.setdefault(citation.policy, []).append(n)
     for pid, numbers in by_policy.items():
         title = index.policies[pid].title
-        intro = f"The {title} says:" if len(numbers) == 1 else f"The {title} says, in {len(numbers)} places:"
-        lines.append(intro)
+        lines.append(phrases.say(lang, "says", title=title) if len(numbers) == 1
+                     else phrases.say(lang, "says_in", title=title, count=len(numbers)))
         lines.extend(f"“{citations[n - 1].quote}” [{n}]" for n in numbers)
     return "\n\n".join(lines)
 

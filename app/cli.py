@@ -13,6 +13,7 @@ import click
 
 from . import settings
 from .errors import PolicyQAError
+from .languages import LANGUAGES
 
 SETTINGS_HELP = "\n\n".join(f"{s.env} (default {s.default!r}): {s.help}" for s in settings.SETTINGS)
 
@@ -112,12 +113,14 @@ def _say_skipped(skipped: dict[str, str]) -> None:
 @click.option("--policy", help="Answer from this policy only (its id: the file stem, less any @YYYY-MM-DD).")
 @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Answer from the policy versions in force on this date [default: the latest].")
 @click.option("--top-k", type=click.IntRange(1, 20), default=None, help="Citations at most [default: 3].")
+@click.option("--lang", metavar="CODE", help=f"Answer in this language ({', '.join(LANGUAGES)}) "
+                                             "[default: the question's own]; the quotes stay the policy's words.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
 @click.option("--batch", type=click.File("r", encoding="utf-8"),
-              help='JSONL of {"id", "question", "policy"?, "as_of"?}; one answer per line.')
+              help='JSONL of {"id", "question", "policy"?, "as_of"?, "lang"?}; one answer per line.')
 @_friendly
 def ask(question: str | None, index: Path | None, policy: str | None, as_of: str | None, top_k: int | None,
-        as_json: bool, batch) -> None:
+        lang: str | None, as_json: bool, batch) -> None:
     """Answer QUESTION with quotes from the policies."""
     from . import answer, embedder, store
 
@@ -127,7 +130,7 @@ def ask(question: str | None, index: Path | None, policy: str | None, as_of: str
     model = embedder.get()
     loaded = store.load(index or settings.path("index"), embedder=model)
     if batch is None:
-        result = answer.ask(loaded, model, question, policy=policy, top_k=top_k, as_of=as_of)
+        result = answer.ask(loaded, model, question, policy=policy, top_k=top_k, as_of=as_of, lang=lang)
         click.echo(json.dumps(result.to_json(), ensure_ascii=False) if as_json else _render(result))
         return
     for number, line in enumerate(batch, 1):
@@ -136,7 +139,7 @@ def ask(question: str | None, index: Path | None, policy: str | None, as_of: str
         try:
             item = json.loads(line)
             result = answer.ask(loaded, model, item["question"], policy=item.get("policy") or policy, top_k=top_k,
-                                as_of=item.get("as_of") or as_of)
+                                as_of=item.get("as_of") or as_of, lang=item.get("lang") or lang)
             result.id = item.get("id")
             click.echo(json.dumps(result.to_json(), ensure_ascii=False))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -323,16 +326,21 @@ def _prepare_index(corpus: Path, index: Path) -> None:
                    "measured beside the current policies (e.g. tests/data/unseen).")
 @click.option("--ablation", is_flag=True, help="First measure every set with each step's calibration fitted without "
               "the signals later steps add (the question classifier, the reader, the fact-kind check); nothing is saved.")
+@click.option("--languages", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="A folder of LANG.jsonl: the --unseen questions as customers ask them in other languages, each "
+                   "language measured beside English (with --skip-bench too; e.g. tests/data/languages).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @_friendly
 def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies: Path | None, bench_dir: Path | None,
              limit: int | None, skip_bench: bool, calibrate: bool, from_feedback: bool, unseen: Path | None,
-             ablation: bool, as_json: bool) -> None:
+             ablation: bool, languages: Path | None, as_json: bool) -> None:
     """Measure answer quality on policies held out from fitting: the gold set, PolicyQA dev, current policies."""
     from dataclasses import replace
 
     from . import calibration, embedder, evaluation, store, training
 
+    if languages and not unseen:
+        raise PolicyQAError("--languages needs --unseen: the policies its questions are about.")
     index = index or settings.path("index")
     model = embedder.get()
     loaded = store.load(index, embedder=model)
@@ -377,6 +385,9 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies
     if per_policy:
         figures["gold_in_sample"] = evaluation.gold_metrics(loaded, evaluation.run_gold(loaded, model, cases,
                                                                                         figures["threshold"]))
+    if languages:
+        figures["languages"] = evaluation.run_languages(unseen, languages, work / f"held-{unseen.name}", model,
+                                                        figures["threshold"])
     if with_bench and (bench.parent / "privacyqa_questions_train.tsv").is_file():
         figures["privacyqa"] = evaluation.run_privacyqa(bench.parent, settings.path("corpus"), work, model)
     click.echo(json.dumps(figures, indent=1) if as_json else _render_figures(figures))
@@ -453,6 +464,17 @@ def _customer_cases(gold: Path | None, from_feedback: bool) -> list:
     return cases
 
 
+def _render_languages(per_language: dict[str, dict]) -> list[str]:
+    english = per_language["en"]
+    lines = ["Never-seen policies, the same questions in each language (right clause cited in the top 3, x English; "
+             "retrieved in the top 3; unanswerable declined; question's language detected):"]
+    for lang, m in per_language.items():
+        ratio = m["hit@3"] / english["hit@3"] if english["hit@3"] else 0.0
+        lines.append(f"  {lang}  {m['hit@3']:.3f} (x{ratio:.2f})   {m['retrieval_hit@3']:.3f}   "
+                     f"{m['decline_recall']:.3f} of {m['unanswerable']}   detected {m['detected']:.3f}")
+    return lines
+
+
 def _render_figures(figures: dict) -> str:
     g = figures["gold"]
     how = ("each seed policy held out of the adapter's and the ranking's fit" if figures["held_out"]
@@ -501,6 +523,8 @@ def _render_figures(figures: dict) -> str:
             f"hit@1 {m['hit@1']:.3f}   answer inside a top-3 quote {m['quoted@3']:.3f}",
             f"  declined {m['decline_recall']:.3f} of unanswerable, precision {m['decline_precision']:.3f}   verbatim {m['verbatim']:.3f}",
         ]
+    if "languages" in figures:
+        lines += _render_languages(figures["languages"])
     if "ablation" in figures:
         lines += _render_ablation(figures["ablation"])
     if "privacyqa" in figures:

@@ -84,8 +84,9 @@ class Engine:
             self._build_lock.release()
 
     def ask(self, question: str, policy: str | None = None, history: list[Turn] | None = None, top_k: int = 3,
-            as_of: str | None = None) -> Answer:
-        return answer.ask(self.index, self.embedder, question, policy=policy, history=history, top_k=top_k, as_of=as_of)
+            as_of: str | None = None, lang: str | None = None) -> Answer:
+        return answer.ask(self.index, self.embedder, question, policy=policy, history=history, top_k=top_k, as_of=as_of,
+                          lang=lang)
 
     def search(self, query: str, policy: str | None = None, k: int = 10) -> list[search.Hit]:
         """Ranked clauses for agents: no composed answer, no decline."""

@@ -21,8 +21,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from . import (adapter, answer, calibration, documents, excerpts, quotes, reader, search, settings, store, topics,
-               vectors as vector_index)
+from . import (adapter, answer, calibration, documents, excerpts, languages, quotes, reader, search, settings, store,
+               topics, vectors as vector_index)
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Answer, Citation, Clause
@@ -489,22 +489,43 @@ def data_file(name: str) -> Path:
     return Path(str(files("app") / "data" / name))
 
 
-def run_modern(policies_dir: Path, work_dir: Path, embedder: Embedder, threshold: float, questions: Path) -> dict:
-    """The team's customer `questions` over policies nothing was fitted on (the current policies' modern.jsonl and
-    modern_near.jsonl), next to the plain baseline's top-3 windows."""
+def held_index(policies_dir: Path, work_dir: Path, embedder: Embedder) -> tuple[Path, store.Index]:
+    """The policies of `policies_dir` copied to a corpus in `work_dir` and indexed there: the corpus and its index."""
     corpus = work_dir / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
     for path in documents.corpus_files(policies_dir):
         if path.stem.lower() != "readme":
             (corpus / path.name).write_bytes(path.read_bytes())
     store.build(corpus, work_dir / "index", embedder)
-    index = store.load(work_dir / "index")
+    return corpus, store.load(work_dir / "index")
+
+
+def run_modern(policies_dir: Path, work_dir: Path, embedder: Embedder, threshold: float, questions: Path) -> dict:
+    """The team's customer `questions` over policies nothing was fitted on (the current policies' modern.jsonl and
+    modern_near.jsonl), next to the plain baseline's top-3 windows."""
+    corpus, index = held_index(policies_dir, work_dir, embedder)
     cases = anchored(load_gold(questions), corpus)
     figures = gold_metrics(index, run_gold(index, embedder, cases, threshold), corpus)
     baseline = _Baseline(corpus, embedder)
     answerable = [c for c in cases if c.anchor]
     found = sum(any(a <= c.at < b for a, b in baseline.cite(c.question, c.expected_policy)) for c in answerable)
     return figures | {"baseline_hit@3": _share(found, len(answerable))}
+
+
+def run_languages(policies_dir: Path, translated: Path, work_dir: Path, embedder: Embedder, threshold: float
+                  ) -> dict[str, dict]:
+    """The never-seen policies' English questions (`policies_dir`/questions.jsonl) and the same questions in other
+    languages (`translated`/<lang>.jsonl, the way customers type them there): each language's figures, and how often
+    its questions' language is detected."""
+    corpus, index = held_index(policies_dir, work_dir, embedder)
+    sets = {"en": policies_dir / "questions.jsonl"} | {path.stem: path for path in sorted(translated.glob("*.jsonl"))}
+    figures = {}
+    for lang, path in sets.items():
+        cases = anchored(load_gold(path), corpus)
+        results = run_gold(index, embedder, cases, threshold)
+        figures[lang] = gold_metrics(index, results, corpus) | {
+            "detected": _share(sum(languages.detect(c.question) == lang for c in cases), len(cases))}
+    return figures
 
 
 def copy_policies(source: Path, target: Path, policies: set[str]) -> None:

@@ -152,10 +152,11 @@ class Answer:
     as_of: str | None = None  # the date whose versions answered; None: the latest
     confidence: float | None = None  # the first citation's probability (or, declined, the best clause's); None: not retrieval's answer
     declined_as: str | None = None  # why it was declined: "product" (a product or support question) or "not covered"
+    lang: str = "en"  # the language PolicyQA's own words are in (ISO 639-1): the question's, unless the caller chose
 
     def to_json(self) -> dict:
         data = {"question": self.question, "answered": self.answered, "answer": self.answer, "policy": self.policy,
-                "as_of": self.as_of, "confidence": self.confidence, "declined_as": self.declined_as,
+                "as_of": self.as_of, "confidence": self.confidence, "declined_as": self.declined_as, "lang": self.lang,
                 "citations": [c.to_json() for c in self.citations]}
         if self.id is not None:
             data = {"id": self.id, **data}

@@ -166,6 +166,19 @@ def test_ask_gives_the_cli_answer_object(client, engine):
     assert "pieces" in schema["CitationOut"]["required"] and "gaps" in schema["ClauseOut"]["properties"]
 
 
+def test_ask_answers_in_the_questions_language_or_the_one_asked_for(client, engine):
+    chosen = client.post("/api/ask", json={"question": QUESTION, "policy": "leje", "lang": "fr"}).json()
+    english = engine.ask(QUESTION, "leje", top_k=3)
+    assert chosen["lang"] == "fr" and chosen["citations"] == english.to_json()["citations"]
+    assert chosen["answer"].startswith(english.citations[0].title) and " indique" in chosen["answer"].split("\n")[0]
+    detected = client.post("/api/ask", json={"question": "wie lange speichert ihr meine zahlungsdaten?",
+                                             "policy": "leje"}).json()
+    assert detected["lang"] == "de"
+    error = assert_error(client.post("/api/ask", json={"question": QUESTION, "lang": "xx"}), 400)
+    assert error["message"].startswith("Unknown language 'xx'; choose one of: en, ko")
+    assert "lang" in client.get("/openapi.json").json()["components"]["schemas"]["AnswerOut"]["required"]
+
+
 def test_follow_up_keeps_the_conversations_policy(client):
     history = [{"question": QUESTION, "policy": "leje"}]
     answer = client.post("/api/ask", json={"question": "and what about cookies?", "history": history}).json()

@@ -318,6 +318,16 @@ def test_train_on_a_deployers_own_questions_alone_needs_no_policyqa(engine, tmp_
                                                       "in the index; index the policies they ask about.")
 
 
+def test_ask_lang_frames_the_answer_in_that_language(engine):
+    asked = ("ask", "--index", str(engine.index_dir), "--policy", "leje", "--json", "how much is shipping?")
+    answer = json.loads(run(*asked, "--lang", "es").stdout)
+    assert answer["lang"] == "es" and answer["answer"].startswith("Parece una pregunta sobre el producto")
+    assert json.loads(run(*asked).stdout)["lang"] == "en"
+    wrong = run(*asked, "--lang", "klingon")
+    assert wrong.returncode == 1 and wrong.stderr.strip() == ("Error: Unknown language 'klingon'; choose one of: en, "
+                                                              "ko, ja, zh, es, de, fr, pt, it.")
+
+
 def test_a_product_question_is_declined_as_one(engine):
     result = run("ask", "--index", str(engine.index_dir), "--policy", "leje", "--json", "how much is shipping?")
     assert result.returncode == 0, result.stderr

@@ -81,6 +81,9 @@ class AskRequest(Strict):
     as_of: str | None = Field(None, max_length=40, description="Answer from the policy versions in force on this "
                                                               "date (YYYY-MM-DD); default: the latest.",
                               examples=["2020-03-01"])
+    lang: str | None = Field(None, max_length=8, description="The language to answer in (ISO 639-1: en, ko, ja, zh, "
+                                                            "es, de, fr, pt, it); default: the question's own. The "
+                                                            "quotes stay the policy's words.", examples=["ko"])
 
 
 class CitationOut(BaseModel):
@@ -116,6 +119,9 @@ class AnswerOut(BaseModel):
         description="Why it was declined: \"product\" for a product or support question (prices, accounts, "
                     "features), which the policy's contact or the company's support answers; \"not covered\" when "
                     "the policy does not say; null when answered.")
+    lang: str = Field(description="The language PolicyQA's own words are in (ISO 639-1): the question's, as "
+                                  "detected, unless the request named one; an answer about changes between "
+                                  "versions is in English.")
     citations: list[CitationOut]
     ask_id: str | None = Field(description="Rate this answer by it at POST /api/feedback; null when the server "
                                            "keeps no feedback or could not log the question.")
@@ -468,7 +474,8 @@ async def ask(body: AskRequest, request: Request, engine: Annotated[Engine, Depe
     if body.policy:
         _policy_in(index, body.policy)
     top_k = body.top_k or settings.get_int("top_k")
-    answer = await _computed(request, engine.ask, body.question, body.policy, _turns(body.history), top_k, body.as_of)
+    answer = await _computed(request, engine.ask, body.question, body.policy, _turns(body.history), top_k, body.as_of,
+                             body.lang)
     return {**answer.to_json(), "ask_id": await _logged(feedback, answer)}
 
 
