@@ -29,9 +29,10 @@ from .records import Answer, Citation, Clause
 
 READ_CHARS = 400  # a citation is read for at most this many characters
 CANDIDATES = 50  # recall is measured over this many retrieved clauses (and as many baseline windows)
-# HTML tags and comments, Markdown link targets (inline and by reference), footnote marks, list dashes (also
-# inside a table cell, where a list's items follow <br>), and marks
-_MARKUP = re.compile(r"<!--.*?-->|<[^<>]*>|\]" + documents.LINK_TARGET + r"|\]\[[^\]]*\]|\[\^[^\]\s]+\]:?|-[ \t]+"
+# HTML tags and comments, Markdown link targets (inline and by reference), footnote marks, list dashes (at a line's
+# start, or after a space or a tag: a table cell's list follows <br>; not a hyphen broken at a line's end), and marks
+_MARKUP = re.compile(r"<!--.*?-->|<[^<>]*>|\]" + documents.LINK_TARGET + r"|\]\[[^\]]*\]|\[\^[^\]\s]+\]:?"
+                     r"|(?m:(?:^|(?<=[\s>]))-[ \t]+)"
                      r"|[\s*_#|\\\[\]>`]")
 
 
