@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import (calibration, excerpts, facts, languages, phrases, questions, quotes, reader, search, settings, topics,
-               versions, vocabulary)
+from . import (calibration, excerpts, facts, languages, names, phrases, questions, quotes, reader, search, settings,
+               topics, versions, vocabulary)
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Answer, Citation, Clause, Policy
@@ -80,8 +80,10 @@ class Assessment:
     # (topics.uncovered), whether it asks about a concept its policy never names (vocabulary.unmentioned), the
     # probability that it is a product or support question (questions.Model.product)
     question_signals: dict[str, float]
-    unstated: list[float]  # per hit: the probability that it does not state the kind of fact asked for (facts.unstated)
-    reads: list[float]  # per hit: the reader's logit for the question and the clause read together (reader.Reader)
+    # per hit, calibration.HIT_SIGNALS: the probability that it does not state the kind of fact asked for
+    # (facts.unstated), the share of the question's names it does not mention (names.unnamed), the reader's logit for
+    # the question and the clause read together (reader.Reader)
+    hit_signals: dict[str, list[float]]
     confidence: float  # the best support, plus the question's signals by their fitted (negative) weights
     probabilities: list[float]  # each hit's probability that it answers (calibration.probabilities), best first
     as_of: str | None = None  # the date whose policy versions answer; None: the latest
@@ -118,14 +120,23 @@ def assess(index: Index, embedder: Embedder, question: str, policy: str | None =
     signals = {"absent": topics.uncovered(topics.model().probabilities(vector)[0], covered) if covered else 0.0,
                "unmentioned": float(bool(scope and vocabulary.unmentioned(query, index.documents[documents[0]].text))),
                "product": asked.product(vector)}
-    asks = asked.asks(vector)
-    unstated = np.array([facts.unstated(asks, h.clause.text) for h in hits])
-    reads = reader_.logits(query, [h.clause.text for h in hits]) if (reader_ := reader.model()) else np.zeros(len(hits))
+    per_hit = _hit_signals(query, vector, hits)
     confidence = calibration.confidence(max((h.support for h in hits), default=float("-inf")), signals)
-    probabilities = calibration.probabilities(confidence, np.array([h.score for h in hits]), unstated, reads)
+    probabilities = calibration.probabilities(confidence, np.array([h.score for h in hits]), per_hit)
     order = np.argsort(-probabilities, kind="stable")  # the fitted probability ranks, not the score alone
-    return Assessment(question, scope, query, vector, [hits[i] for i in order], signals, unstated[order].tolist(),
-                      reads[order].tolist(), confidence, probabilities[order].tolist(), as_of)
+    return Assessment(question, scope, query, vector, [hits[i] for i in order], signals,
+                      dict(zip(calibration.HIT_SIGNALS, per_hit[order].T.tolist())), confidence,
+                      probabilities[order].tolist(), as_of)
+
+
+def _hit_signals(query: str, vector: np.ndarray, hits: list[search.Hit]) -> np.ndarray:
+    """calibration.HIT_SIGNALS of each hit, one row per hit."""
+    texts = [h.clause.text for h in hits]
+    asks, named = questions.model().asks(vector), names.named(query)
+    found = {"unstated": [facts.unstated(asks, text) for text in texts],
+             "unnamed": [names.unnamed(named, text) for text in texts],
+             "reads": reader_.logits(query, texts) if (reader_ := reader.model()) else np.zeros(len(hits))}
+    return np.array([found[name] for name in calibration.HIT_SIGNALS], dtype=float).T
 
 
 def ask(index: Index, embedder: Embedder, question: str, policy: str | None = None,

@@ -65,21 +65,22 @@ def save(values: dict) -> None:
 SUPPORT_SIGNALS = ("topic", "coverage", "absent", "unmentioned", "product")
 QUESTION_SIGNALS = SUPPORT_SIGNALS[2:]
 # What the probability that a clause answers reads: the question's confidence, how far the clause's ranking score
-# falls below the best, the probability that the question asks for a kind of fact the clause does not state
-# (facts.unstated) and the reader's logit for the question and clause read together (reader.Reader).
-CLAUSE_SIGNALS = ("confidence", "gap", "unstated", "reads")
+# falls below the best, and HIT_SIGNALS: the probability that the question asks for a kind of fact the clause does not
+# state (facts.unstated), the share of the names the question uses that the clause does not mention (names.unnamed)
+# and the reader's logit for the question and clause read together (reader.Reader).
+CLAUSE_SIGNALS = ("confidence", "gap", "unstated", "unnamed", "reads")
+HIT_SIGNALS = CLAUSE_SIGNALS[2:]
 
 
 @dataclass(frozen=True)
 class Asked:
     """What the fits read of a question asked held out: each hit's plain cosine, topic and word match (most likely
-    to answer first), its ranking score, its unstated fact, the reader's logit and whether it answers; the question's
-    QUESTION_SIGNALS; its set."""
+    to answer first), its ranking score, its HIT_SIGNALS and whether it answers; the question's QUESTION_SIGNALS;
+    its set."""
 
     clauses: np.ndarray  # one row per hit: plain cosine, topic, coverage
     scores: np.ndarray
-    unstated: np.ndarray  # per hit: facts.unstated
-    reads: np.ndarray  # per hit: reader.Reader.logits
+    signals: np.ndarray  # one row per hit: HIT_SIGNALS
     right: np.ndarray  # bool per hit
     question: dict[str, float]  # QUESTION_SIGNALS
     answerable: bool
@@ -105,11 +106,11 @@ def confidence(best_support: float, question: dict[str, float], weights: dict[st
 
 
 def without(asked: list[Asked], signals: set[str]) -> list[Asked]:
-    """`asked` as if the QUESTION_SIGNALS, "unstated" or "reads" named in `signals` read 0 throughout: fitted on
-    these, a signal weighs nothing (the ablation of `policyqa eval --ablation`)."""
+    """`asked` as if the QUESTION_SIGNALS and HIT_SIGNALS named in `signals` read 0 throughout: fitted on these, a
+    signal weighs nothing (the ablation of `policyqa eval --ablation`)."""
+    kept = np.array([name not in signals for name in HIT_SIGNALS], dtype=float)
     return [replace(a, question={name: 0.0 if name in signals else value for name, value in a.question.items()},
-                    unstated=np.zeros_like(a.unstated) if "unstated" in signals else a.unstated,
-                    reads=np.zeros_like(a.reads) if "reads" in signals else a.reads) for a in asked]
+                    signals=a.signals * kept) for a in asked]
 
 
 def _balanced(asked: list[Asked]) -> np.ndarray:
@@ -141,15 +142,15 @@ def fit_support(asked: list[Asked]) -> dict:
 def fit_clauses(asked: list[Asked], weights: dict[str, float], customer_weight: float = 1.0) -> dict:
     """The probability that a clause answers the question: a logistic regression, over every hit of every
     question, of CLAUSE_SIGNALS: the question's confidence, how far the clause's ranking score falls below the
-    best, the fact it asks for that the clause does not state and the reader's logit. Each
+    best and the HIT_SIGNALS. Each
     question weighs as `_balanced` says, customer questions (every set but "policyqa") `customer_weight` times more,
     shared among its hits: the probability is meant for customers' questions, which name what they ask about more plainly
     than PolicyQA's crowd workers did. The gap's weight is positive: among clauses that state what the question asks
     for, the probability falls as the ranking does."""
     from sklearn.linear_model import LogisticRegression
 
-    rows = [np.column_stack([np.full(len(a.scores), a.confidence(weights)), a.scores - a.scores.max(), a.unstated,
-                             a.reads]) for a in asked]
+    rows = [np.column_stack([np.full(len(a.scores), a.confidence(weights)), a.scores - a.scores.max(), a.signals])
+            for a in asked]
     favoured = np.array([1.0 if a.group == "policyqa" else customer_weight for a in asked])
     shares = [np.full(len(a.scores), w / len(a.scores)) for a, w in zip(asked, _balanced(asked) * favoured)]
     model = LogisticRegression(max_iter=5000).fit(np.vstack(rows), np.concatenate([a.right for a in asked]),
@@ -161,14 +162,14 @@ def fit_clauses(asked: list[Asked], weights: dict[str, float], customer_weight: 
             | {"intercept": round(float(model.intercept_[0]), 3)}}
 
 
-def probabilities(confidence_: float, scores: np.ndarray, unstated: np.ndarray, reads: np.ndarray) -> np.ndarray:
+def probabilities(confidence_: float, scores: np.ndarray, signals: np.ndarray) -> np.ndarray:
     """Each hit's probability that it answers the question (`fit_clauses`), from the question's confidence, the
-    hits' ranking scores, the facts they do not state and the reader's logits."""
+    hits' ranking scores and their HIT_SIGNALS (one row per hit)."""
     if not len(scores) or not np.isfinite(confidence_):
         return np.zeros(len(scores))
     fitted_ = fitted()["clauses"]
     logit = (fitted_["confidence"] * confidence_ + fitted_["gap"] * (scores - scores.max())
-             + fitted_["unstated"] * unstated + fitted_["reads"] * reads + fitted_["intercept"])
+             + signals @ np.array([fitted_[name] for name in HIT_SIGNALS]) + fitted_["intercept"])
     return np.round(1 / (1 + np.exp(-np.clip(logit, -50.0, 50.0))), 4)
 
 
@@ -188,7 +189,7 @@ def fit_citing(asked: list[Asked], threshold: float) -> float:
 def ranked(a: Asked, weights: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
     """The question's hits as the answer orders them, by the clause probability in use: each one's probability and
     whether it answers."""
-    p = probabilities(a.confidence(weights), a.scores, a.unstated, a.reads)
+    p = probabilities(a.confidence(weights), a.scores, a.signals)
     order = np.argsort(-p, kind="stable")
     return p[order], a.right[order]
 

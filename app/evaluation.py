@@ -208,7 +208,8 @@ def asked(found: answer.Assessment, right: Callable[[Clause], bool], answerable:
     if not found.hits:
         return None
     return calibration.Asked(np.array([[h.plain, h.topic, h.coverage] for h in found.hits]),
-                             np.array([h.score for h in found.hits]), np.array(found.unstated), np.array(found.reads),
+                             np.array([h.score for h in found.hits]),
+                             np.column_stack([found.hit_signals[name] for name in calibration.HIT_SIGNALS]),
                              np.array([right(h.clause) for h in found.hits]), found.question_signals, answerable, group)
 
 

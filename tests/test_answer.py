@@ -288,7 +288,7 @@ def test_the_clause_probability_rises_with_the_confidence_and_falls_with_the_ran
     assert fitted["confidence"] > 0 and fitted["gap"] > 0
     threshold = calibration.fitted()["threshold"]
     assert 0 < calibration.fit_citing(asked, threshold) < threshold
-    flipped = [calibration.Asked(a.clauses, a.scores, a.unstated, a.reads, ~a.right, a.question, a.answerable, a.group)
+    flipped = [calibration.Asked(a.clauses, a.scores, a.signals, ~a.right, a.question, a.answerable, a.group)
                for a in asked]
     with pytest.raises(PolicyQAError, match="does not fall with the ranking"):
         calibration.fit_clauses(flipped, calibration.fitted()["support"])

@@ -26,9 +26,10 @@ def test_the_shipped_reader_scores_every_clause_of_a_policy(engine):
 def test_every_hit_carries_the_readers_logit_and_the_probability_reads_it(engine):
     found = answer.assess(engine.index, engine.embedder, "how long do you keep my payment records?", policy="leje")
     expected = reader.model().logits(found.query, [h.clause.text for h in found.hits])
-    assert np.allclose(found.reads, expected, atol=1e-6)
+    assert np.allclose(found.hit_signals["reads"], expected, atol=1e-6)
     with reader.using(None):  # no reader: its signal reads 0
-        assert answer.assess(engine.index, engine.embedder, found.question, policy="leje").reads == [0.0] * len(found.hits)
+        unread = answer.assess(engine.index, engine.embedder, found.question, policy="leje")
+    assert unread.hit_signals["reads"] == [0.0] * len(found.hits)
 
 
 def test_a_fit_is_reproducible_and_learns_from_its_pairs(tmp_path):
