@@ -133,9 +133,11 @@ def _hit_signals(query: str, vector: np.ndarray, hits: list[search.Hit]) -> np.n
     """calibration.HIT_SIGNALS of each hit, one row per hit."""
     texts = [h.clause.text for h in hits]
     asks, named = questions.model().asks(vector), names.named(query)
+    # The reader was fitted on English questions: read in another language, its logit says little.
+    reads = reader.model() if languages.detect(query) == "en" else None
     found = {"unstated": [facts.unstated(asks, text) for text in texts],
              "unnamed": [names.unnamed(named, text) for text in texts],
-             "reads": reader_.logits(query, texts) if (reader_ := reader.model()) else np.zeros(len(hits))}
+             "reads": reads.logits(query, texts) if reads else np.zeros(len(hits))}
     return np.array([found[name] for name in calibration.HIT_SIGNALS], dtype=float).T
 
 

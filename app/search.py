@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from . import adapter, calibration, topics, vectors as vector_index, versions, vocabulary
+from . import adapter, calibration, crosslingual, languages, topics, vectors as vector_index, versions, vocabulary
 from .embedder import Embedder
 from .records import Clause
 from .store import Index
@@ -45,6 +45,10 @@ class Hit:
 
 
 def query_vector(embedder: Embedder, query: str) -> np.ndarray:
+    """The query's vector in the embedder's space: a question in another language through crosslingual.py's map,
+    when one is fitted for this embedder."""
+    if (mapped := crosslingual.model(embedder.dims)) is not None and languages.detect(query) != "en":
+        return crosslingual.vector(query, mapped)
     return embedder.encode([search_text(query)])
 
 

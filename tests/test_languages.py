@@ -9,8 +9,10 @@ import string
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from app import answer, languages, phrases
+from app import answer, crosslingual, languages, phrases, search
+from app.cli import cli
 from app.errors import PolicyQAError
 
 DATA = Path(__file__).parent / "data"
@@ -28,6 +30,8 @@ ASKED = {
     "pt": ["vocês vendem meus dados?", "como apago minha conta", "tenho que aceitar os cookies?"],
     "it": ["vendete i miei dati?", "come cancello il mio account", "devo accettare i cookie?"],
 }
+# "Do you sell my data?", as customers type it in each language.
+SELL = {lang: asked[0] for lang, asked in ASKED.items()} | {"es": "ustedes venden mis datos?"}
 
 
 @pytest.mark.parametrize("lang, question", [(lang, q) for lang, asked in ASKED.items() for q in asked])
@@ -88,12 +92,41 @@ def test_the_english_wording_is_as_before(engine):
     assert engine.ask(PAYMENTS, policy="leje").answer.startswith("The ")
 
 
-def test_a_korean_question_is_answered_in_korean(engine):
-    asked = engine.ask("내 개인정보를 다른 회사에 판매하나요?", policy="laneige")
-    assert asked.lang == "ko"
+def test_a_korean_question_is_answered_in_korean_from_the_english_clause(engine):
+    asked = engine.ask("내 개인정보를 다른 회사에 판매하나요?", policy="laneige")  # "do you sell my data to other companies?"
     title = engine.index.policies["laneige"].title
-    assert (asked.answer.startswith(f"{title}에는") if asked.answered
-            else phrases.say("ko", "silent", title=title) in asked.answer)
+    assert asked.lang == "ko" and asked.answered and asked.answer.startswith(f"{title}에는")
+    assert any("We do not sell, or rent your email address" in c.quote for c in asked.citations)
+
+
+def test_a_question_in_another_language_lands_near_the_same_question_in_english(engine):
+    english = search.query_vector(engine.embedder, "do you sell my data?")
+    others = search.query_vector(engine.embedder, "how do i delete my account?")
+    for lang, asked in SELL.items():
+        vector = search.query_vector(engine.embedder, asked)
+        assert (vector @ english.T).item() > (vector @ others.T).item() + 0.1, lang
+
+
+def test_most_languages_find_the_clause_that_answers(engine):
+    found = [lang for lang, asked in SELL.items()
+             if any("do not sell" in c.quote for c in engine.ask(asked, policy="laneige").citations)]
+    assert "en" in found and len(found) >= 6, found  # with no map, English alone
+
+
+def test_the_map_is_fitted_on_english_texts_and_read_only_by_an_embedder_of_its_size(model):
+    texts = [q for asked in ASKED.values() for q in asked][:3] + [
+        "We keep payment records for five years.", "You can delete your account in the settings.",
+        "We use cookies to remember your preferences.", "Contact our privacy team at privacy@example.com.",
+        "We never sell your personal information.", "Children under 13 may not use the service."] * 2
+    weights, cosine = crosslingual.fit(texts, model)
+    assert weights.shape == (512, model.dims) and 0.5 < cosine <= 1.0
+    assert crosslingual.model(model.dims) is not None and crosslingual.model(model.dims + 1) is None
+
+
+def test_train_languages_without_the_benchmark_is_one_clear_error(tmp_path):
+    result = CliRunner().invoke(cli, ["train-languages", "--bench-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "policyqa_dev.json is missing" in result.output
+    assert "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("lang", ["xx", "english", "", 7])
