@@ -53,7 +53,8 @@ def test_every_citation_carries_the_fitted_probability_that_its_clause_answers(e
     assert answered.citations[0].probability == answered.confidence
     with calibration.using(cite=1.0):
         assert len(answering.respond(engine.index, found).citations) == 1  # the first is cited whatever its probability
-    assert calibration.probabilities(float("-inf"), np.array([1.0, 0.5]), np.zeros(2), np.zeros(2)).tolist() == [0.0, 0.0]
+    unread = np.zeros((2, len(calibration.HIT_SIGNALS)))
+    assert calibration.probabilities(float("-inf"), np.array([1.0, 0.5]), unread).tolist() == [0.0, 0.0]
 
 
 def test_follow_up_stays_on_the_conversation_policy(engine):
