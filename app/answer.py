@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import (calibration, excerpts, facts, languages, names, phrases, questions, quotes, reader, search, settings,
-               topics, versions, vocabulary)
+from . import (calibration, excerpts, facts, languages, phrases, questions, quotes, reader, search, settings, topics,
+               versions, vocabulary)
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Answer, Citation, Clause, Policy
@@ -81,8 +81,7 @@ class Assessment:
     # probability that it is a product or support question (questions.Model.product)
     question_signals: dict[str, float]
     # per hit, calibration.HIT_SIGNALS: the probability that it does not state the kind of fact asked for
-    # (facts.unstated), the share of the question's names it does not mention (names.unnamed), the reader's logit for
-    # the question and the clause read together (reader.Reader)
+    # (facts.unstated) and the reader's logit for the question and the clause read together (reader.Reader)
     hit_signals: dict[str, list[float]]
     confidence: float  # the best support, plus the question's signals by their fitted (negative) weights
     probabilities: list[float]  # each hit's probability that it answers (calibration.probabilities), best first
@@ -132,11 +131,10 @@ def assess(index: Index, embedder: Embedder, question: str, policy: str | None =
 def _hit_signals(query: str, vector: np.ndarray, hits: list[search.Hit]) -> np.ndarray:
     """calibration.HIT_SIGNALS of each hit, one row per hit."""
     texts = [h.clause.text for h in hits]
-    asks, named = questions.model().asks(vector), names.named(query)
+    asks = questions.model().asks(vector)
     # The reader was fitted on English questions: read in another language, its logit says little.
     reads = reader.model() if languages.detect(query) == "en" else None
     found = {"unstated": [facts.unstated(asks, text) for text in texts],
-             "unnamed": [names.unnamed(named, text) for text in texts],
              "reads": reads.logits(query, texts) if reads else np.zeros(len(hits))}
     return np.array([found[name] for name in calibration.HIT_SIGNALS], dtype=float).T
 

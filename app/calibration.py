@@ -66,9 +66,8 @@ SUPPORT_SIGNALS = ("topic", "coverage", "absent", "unmentioned", "product")
 QUESTION_SIGNALS = SUPPORT_SIGNALS[2:]
 # What the probability that a clause answers reads: the question's confidence, how far the clause's ranking score
 # falls below the best, and HIT_SIGNALS: the probability that the question asks for a kind of fact the clause does not
-# state (facts.unstated), the share of the names the question uses that the clause does not mention (names.unnamed)
-# and the reader's logit for the question and clause read together (reader.Reader).
-CLAUSE_SIGNALS = ("confidence", "gap", "unstated", "unnamed", "reads")
+# state (facts.unstated) and the reader's logit for the question and clause read together (reader.Reader).
+CLAUSE_SIGNALS = ("confidence", "gap", "unstated", "reads")
 HIT_SIGNALS = CLAUSE_SIGNALS[2:]
 
 

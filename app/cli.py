@@ -400,11 +400,10 @@ UNSEEN_SETS = {"modern": "Current policies (modern.jsonl)",
 
 # `eval --ablation`: each step's calibration is fitted with the signals named left out (they weigh 0).
 ABLATION = {
-    "today's ranking": {"product", "reads", "unstated", "unnamed"},
-    "+ question classifier": {"reads", "unstated", "unnamed"},
-    "+ reader": {"unstated", "unnamed"},
-    "+ fact-kind check": {"unnamed"},
-    "+ names check": set(),
+    "today's ranking": {"product", "reads", "unstated"},
+    "+ question classifier": {"reads", "unstated"},
+    "+ reader": {"unstated"},
+    "+ fact-kind check": set(),
 }
 
 
