@@ -23,8 +23,8 @@ import numpy as np
 from . import questions, topics
 from .embedder import Embedder
 
-# How hard the ridge pulls the map toward 0. Held out on a fifth of the English training texts, the mapped vectors'
-# mean cosine with the embedder's was 0.788 at 0.03, 0.791 at 0.3 and at 1.
+# How hard the ridge pulls the map toward 0. Held out on a fifth of 7,458 English training texts (these and PolicyQA's
+# sentences), the mapped vectors' mean cosine with the embedder's was 0.788 at 0.03, 0.791 at 0.3 and at 1, 0.757 at 10.
 DECAY = 0.3
 HELD_OUT = 5  # every fifth training text measures the fit
 
