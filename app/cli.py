@@ -653,13 +653,13 @@ def train_topics(bench_dir: Path | None) -> None:
 def train_languages(bench_dir: Path | None) -> None:
     """Refit the map that carries questions in other languages into the embedder's space (app/data/crosslingual.npz),
     on English texts alone; prints its held-out cosine."""
-    from . import crosslingual, embedder
+    from . import crosslingual, embedder, training
 
     bench_dir = bench_dir or settings.shared_data() / "bench"
     if not (bench_dir / "policyqa_dev.json").is_file():
         raise PolicyQAError(f"{bench_dir / 'policyqa_dev.json'} is missing; point --bench-dir at the folder with "
                             "PolicyQA's policyqa_dev.json and privacyqa_questions_train.tsv.")
-    texts = crosslingual.training_texts(bench_dir)
+    texts = training.crosslingual_texts(bench_dir)
     click.echo(f"Embedding {len(texts)} English training texts twice...", err=True)
     fitted, cosine = crosslingual.fit(texts, embedder.get())
     crosslingual.save(fitted, crosslingual.shipped_path())

@@ -13,14 +13,12 @@ model refits it, and until then questions are embedded as they are.
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 
-from . import questions, topics
 from .embedder import Embedder
 
 # How hard the ridge pulls the map toward 0. Held out on a fifth of 7,458 English training texts (these and PolicyQA's
@@ -69,19 +67,8 @@ def vector(question: str, weights: np.ndarray) -> np.ndarray:
     return (moved / np.linalg.norm(moved, axis=1, keepdims=True)).astype(np.float32)
 
 
-def training_texts(bench_dir: Path) -> list[str]:
-    """English texts of the policies and questions fitting may read: PolicyQA dev's questions and segments, PrivacyQA's
-    questions, the topic seeds (topics.training_data), the labelled customer questions (questions.load) and the
-    customer questions over PolicyQA's and the seeds' policies. No question any evaluation reports on."""
-    texts = topics.training_data(bench_dir)[0] + [q.question for q in questions.load()]
-    for name in ("policyqa_customers.jsonl", "gold.jsonl"):
-        lines = (files("app") / "data" / name).read_text(encoding="utf-8").splitlines()
-        texts += [json.loads(line)["question"] for line in lines if line.strip()]
-    return list(dict.fromkeys(text.strip() for text in texts if text.strip()))
-
-
 def fit(texts: list[str], embedder: Embedder) -> tuple[np.ndarray, float]:
-    """The map from USE's vectors of `texts` to `embedder`'s, and the mean cosine between the mapped and the
+    """The map from USE's vectors of English `texts` (training.crosslingual_texts) to `embedder`'s, and the mean cosine between the mapped and the
     embedder's vectors of every HELD_OUT-th text, mapped by a fit without them."""
     source = encode(texts).astype(np.float64)
     target = embedder.encode(texts).astype(np.float64)

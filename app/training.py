@@ -10,6 +10,8 @@ Training data:
   times: they are few (115 against 2,420) but worded the way the product is asked.
 - the team's customer questions over PolicyQA dev's policies (app/data/policyqa_customers.jsonl: 662 answerable
   with a verbatim anchor, 279 that the policy does not answer): the reader's training data.
+- for the map of questions in other languages (app/crosslingual.py), English texts of all of these, PrivacyQA's
+  questions and the labelled customer questions (`crosslingual_texts`).
 
 A deployer can add their own questions in the gold set's format (`--gold`) and retrain.
 """
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import adapter, answer, calibration, evaluation, excerpts, reader, search, store, topics
+from . import adapter, answer, calibration, evaluation, excerpts, questions, reader, search, store, topics
 from .embedder import Embedder
 from .tokens import search_text
 
@@ -223,3 +225,14 @@ def held_out_adapters(folds: list[evaluation.Fold], questions: list[evaluation.B
     per_policy = {policy: fit(every_policyqa, gold_examples(seed_index, embedder, [c for c in cases if c.expected_policy != policy]))
                   for policy in seed_index.policies}
     return per_fold, per_policy
+
+
+def crosslingual_texts(bench_dir: Path) -> list[str]:
+    """What crosslingual.fit maps, English texts of the policies and questions fitting may read: PolicyQA dev's
+    questions and segments, PrivacyQA's questions, the topic seeds (topics.training_data), the labelled customer
+    questions (questions.load) and the customer questions over PolicyQA's and the seeds' policies. No question any
+    evaluation reports on."""
+    texts = topics.training_data(bench_dir)[0] + [q.question for q in questions.load()]
+    for name in ("policyqa_customers.jsonl", "gold.jsonl"):
+        texts += [case.question for case in evaluation.load_gold(evaluation.data_file(name))]
+    return list(dict.fromkeys(text.strip() for text in texts if text.strip()))
