@@ -116,10 +116,12 @@ def assess(index: Index, embedder: Embedder, question: str, policy: str | None =
     hits = search.retrieve(index, embedder, query, documents, k=k, vector=vector)
     covered = index.manifest.get("topic_coverage", {}).get(documents[0]) if scope else None
     asked = questions.model()
+    # the vocabulary's concepts are named in English: a policy in another language names none of them
+    named = scope and index.documents[documents[0]].lang == "en"
     signals = {"absent": topics.uncovered(topics.model().probabilities(vector)[0], covered) if covered else 0.0,
-               "unmentioned": float(bool(scope and vocabulary.unmentioned(query, index.documents[documents[0]].text))),
+               "unmentioned": float(bool(named and vocabulary.unmentioned(query, index.documents[documents[0]].text))),
                "product": asked.product(vector)}
-    per_hit = _hit_signals(query, vector, hits)
+    per_hit = _hit_signals(index, query, vector, hits)
     confidence = calibration.confidence(max((h.support for h in hits), default=float("-inf")), signals)
     probabilities = calibration.probabilities(confidence, np.array([h.score for h in hits]), per_hit)
     order = np.argsort(-probabilities, kind="stable")  # the fitted probability ranks, not the score alone
@@ -128,14 +130,19 @@ def assess(index: Index, embedder: Embedder, question: str, policy: str | None =
                       probabilities[order].tolist(), as_of)
 
 
-def _hit_signals(query: str, vector: np.ndarray, hits: list[search.Hit]) -> np.ndarray:
-    """calibration.HIT_SIGNALS of each hit, one row per hit."""
-    texts = [h.clause.text for h in hits]
+def _hit_signals(index: Index, query: str, vector: np.ndarray, hits: list[search.Hit]) -> np.ndarray:
+    """calibration.HIT_SIGNALS of each hit, one row per hit. Both read English: the fact recognisers English words,
+    the reader English questions and clauses (it was fitted on those); of a clause or question in another language
+    they read 0, as if they had not looked."""
+    english = np.array([index.documents[h.clause.document].lang == "en" for h in hits], dtype=bool)
+    texts = [h.clause.text for h, read in zip(hits, english) if read]
     asks = questions.model().asks(vector)
-    # The reader was fitted on English questions: read in another language, its logit says little.
-    reads = reader.model() if languages.detect(query) == "en" else None
-    found = {"unstated": [facts.unstated(asks, text) for text in texts],
-             "reads": reads.logits(query, texts) if reads else np.zeros(len(hits))}
+    unstated, reads = np.zeros(len(hits)), np.zeros(len(hits))
+    unstated[english] = [facts.unstated(asks, text) for text in texts]
+    reading = reader.model() if texts and languages.detect(query) == "en" else None
+    if reading:
+        reads[english] = reading.logits(query, texts)
+    found = {"unstated": unstated, "reads": reads}
     return np.array([found[name] for name in calibration.HIT_SIGNALS], dtype=float).T
 
 

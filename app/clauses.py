@@ -21,11 +21,16 @@ SEPARATOR = "\n\n"  # between blocks in the clean text (documents.load joins wit
 
 _ANNOUNCES = re.compile(r"\b(?:as follows|the following|listed below|set out below|specified below)\b", re.I)
 _KEY_VALUE = re.compile(r"^[^:.;]{2,50}:\s*\S")
-# ...and the abbreviations of legal citations ("Cal. Civ. Code § 1798.83", "20 U.S.C. Sec. 1232g", "Art. 6")
+# ...and the abbreviations of legal citations ("Cal. Civ. Code § 1798.83", "20 U.S.C. Sec. 1232g", "Art. 6"), in
+# German, French, Spanish and Italian policies too ("Art. 6 Abs. 1 lit. f DSGVO", "z. B.", "art. 13 al. 2")
 _ABBREVIATIONS = re.compile(r"(?:\b(?:e\.g|i\.e|etc|Co|Ltd|Inc|Dr|Mr|Ms|Mrs|No|vs|St|U\.S|Cal|Civ|Bus|Prof|Gov|Fed|Reg|Regs"
-                            r"|Sec|Secs|Stat|Ann|Art|Arts|Para|Ch|Pub|Corp)\.|\b[A-Z]\.)$")
-_LIST_MARKER = re.compile(r"\s*[-–—•]?\s*\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]")  # "4." opens an item, it ends nothing
-_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)]*\s+(?=[\"'“‘(]?[A-Z0-9])|;\s+(?=[A-Z])")
+                            r"|Sec|Secs|Stat|Ann|Art|Arts|Para|Ch|Pub|Corp"
+                            r"|Abs|Nr|lit|bzw|ggf|gem|vgl|inkl|evtl|usw|Ziff|sog|insb|ca|art|al|cf|núm|lett)\.|\b[A-Za-z]\.)$")
+# "4." and, in Korean, "가." open an item: they end nothing
+_LIST_MARKER = re.compile(r"\s*[-–—•]?\s*\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4}|[가나다라마바사아자차카타파하])[.)]")
+# A sentence ends at . ! or ? before a capital, a digit or (Korean) a syllable, or at the full stop of Chinese and
+# Japanese, which needs no space after it
+_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)]*\s+(?=[\"'“‘(¿¡]?[A-Z0-9À-ÖØ-Þ가-힣])|;\s+(?=[A-Z])|[。！？]+[」』）\"'”’)]*\s*")
 
 
 def split(policy: Policy, blocks: list[Block]) -> list[Clause]:
@@ -101,7 +106,7 @@ def _leads_in(text: str) -> bool:
 
 
 def _is_label(text: str) -> bool:
-    return len(text) <= 80 and ":" not in text and not re.search(r"[.;!?,]\W*$", text.rstrip())
+    return len(text) <= 80 and ":" not in text and not re.search(r"[.;!?,。．；！？，、]\W*$", text.rstrip())
 
 
 def _merge_small(groups: list[tuple[str, list[int]]], sizes: list[int], alone: set[int]) -> list[tuple[str, list[int]]]:

@@ -329,11 +329,15 @@ def _prepare_index(corpus: Path, index: Path) -> None:
 @click.option("--languages", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="A folder of LANG.jsonl: the --unseen questions as customers ask them in other languages, each "
                    "language measured beside English (with --skip-bench too; e.g. tests/data/languages).")
+@click.option("--foreign", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="A folder of policies written in other languages with questions.jsonl over them in several "
+                   "languages (each line's \"lang\"): each policy's figures per question language (with --skip-bench "
+                   "too; e.g. tests/data/foreign).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @_friendly
 def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies: Path | None, bench_dir: Path | None,
              limit: int | None, skip_bench: bool, calibrate: bool, from_feedback: bool, unseen: Path | None,
-             ablation: bool, languages: Path | None, as_json: bool) -> None:
+             ablation: bool, languages: Path | None, foreign: Path | None, as_json: bool) -> None:
     """Measure answer quality on policies held out from fitting: the gold set, PolicyQA dev, current policies."""
     from dataclasses import replace
 
@@ -388,6 +392,8 @@ def evaluate(index: Path | None, gold: Path | None, bench: Path | None, policies
     if languages:
         figures["languages"] = evaluation.run_languages(unseen, languages, work / f"held-{unseen.name}", model,
                                                         figures["threshold"])
+    if foreign:
+        figures["foreign"] = evaluation.run_foreign(foreign, work / f"held-{foreign.name}", model, figures["threshold"])
     if with_bench and (bench.parent / "privacyqa_questions_train.tsv").is_file():
         figures["privacyqa"] = evaluation.run_privacyqa(bench.parent, settings.path("corpus"), work, model)
     click.echo(json.dumps(figures, indent=1) if as_json else _render_figures(figures))
@@ -475,6 +481,16 @@ def _render_languages(per_language: dict[str, dict]) -> list[str]:
     return lines
 
 
+def _render_foreign(rows: list[dict]) -> list[str]:
+    lines = ["Policies written in other languages (policy, its language, the questions' language: right clause cited "
+             "in the top 3; retrieved in the top 3; unanswerable declined; verbatim quotes):"]
+    for m in rows:
+        lines.append(f"  {m['policy']} ({m['policy_lang']})  asked in {m['lang']}:  {m['hit@3']:.3f} of "
+                     f"{m['answerable']}   {m['retrieval_hit@3']:.3f}   {m['decline_recall']:.3f} of "
+                     f"{m['unanswerable']}   verbatim {m['verbatim']:.3f}")
+    return lines
+
+
 def _render_figures(figures: dict) -> str:
     g = figures["gold"]
     how = ("each seed policy held out of the adapter's and the ranking's fit" if figures["held_out"]
@@ -525,6 +541,8 @@ def _render_figures(figures: dict) -> str:
         ]
     if "languages" in figures:
         lines += _render_languages(figures["languages"])
+    if "foreign" in figures:
+        lines += _render_foreign(figures["foreign"])
     if "ablation" in figures:
         lines += _render_ablation(figures["ablation"])
     if "privacyqa" in figures:

@@ -13,6 +13,7 @@ model refits it, and until then questions are embedded as they are.
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -61,10 +62,21 @@ def model(dims: int) -> np.ndarray | None:
     return weights if weights is not None and weights.shape[1] == dims else None
 
 
-def vector(question: str, weights: np.ndarray) -> np.ndarray:
-    """The question's vector in the embedder's space by the map `weights`, (1, dims), unit length."""
-    moved = encode([question]) @ weights
+def embed(embedder: Embedder, texts: list[str], lang: str) -> np.ndarray:
+    """Unit vectors in `embedder`'s space of `texts` written in `lang`: English as the embedder reads it, another
+    language through the map (as it is, when no map is fitted for this embedder)."""
+    weights = model(embedder.dims)
+    if lang == "en" or weights is None:
+        return embedder.encode(texts)
+    moved = encode(texts) @ weights
     return (moved / np.linalg.norm(moved, axis=1, keepdims=True)).astype(np.float32)
+
+
+@lru_cache(maxsize=4)
+def fingerprint(dims: int) -> str:
+    """Names the map `embed` uses for an embedder of `dims` dimensions ("" when there is none)."""
+    weights = model(dims)
+    return "" if weights is None else hashlib.sha1(weights.tobytes()).hexdigest()[:12]
 
 
 def fit(texts: list[str], embedder: Embedder) -> tuple[np.ndarray, float]:
@@ -86,3 +98,4 @@ def _ridge(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 def save(weights: np.ndarray, path: Path) -> None:
     np.savez_compressed(path, weights=weights)
     shipped.cache_clear()
+    fingerprint.cache_clear()

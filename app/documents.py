@@ -20,7 +20,7 @@ from urllib.parse import unquote
 import ftfy
 from charset_normalizer import from_bytes
 
-from . import pdfs, webpages
+from . import languages, pdfs, webpages
 from .errors import PolicyQAError
 from .mapped import MappedText
 from .records import Policy
@@ -136,6 +136,7 @@ def load(path: Path) -> tuple[Policy, list[Block]]:
     policy = _describe(pid, source, blocks)
     policy.version = version or stated_date(source)
     policy.pages = list(pages)
+    policy.lang = languages.detect(policy.text)
     return policy, blocks
 
 
@@ -486,10 +487,18 @@ def _raw_index(raw: MappedText, clean: MappedText, i: int) -> int:
 def _is_label(text: str) -> bool:
     """Short, unpunctuated lines read as headings ('Provide personal information'); not one that runs on into
     the next ('... for compliance with a legal obligation; or')."""
-    words = text.split()
-    return (1 <= len(words) <= 16 and len(text) <= 140 and ":" not in text and not text[:1].islower()
-            and not re.search(r"[.;,!][\"'”’)\]]*$|\b(?:and|or|nor|but|of|to|the|a|an|by|for|with|from|as|like|including)$",
-                              text, re.I))
+    return (1 <= word_count(text) <= 16 and len(text) <= 140 and ":" not in text and not text[:1].islower()
+            and not re.search(r"[.;,!。．；，、！？][\"'”’)\]」』）]*$|\b(?:and|or|nor|but|of|to|the|a|an|by|for|with|from|as|"
+                              r"like|including)$", text, re.I))
+
+
+# Chinese and Japanese put no spaces between words, which run about two characters long
+_HAN_KANA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def word_count(text: str) -> int:
+    """About how many words `text` holds, in any language."""
+    return len(text.split()) + len(_HAN_KANA.findall(text)) // 2
 
 
 # ---------------------------------------------------------------- chrome
@@ -503,7 +512,7 @@ _CHROME = re.compile(
 
 def _is_prose(block: Block) -> bool:
     """A sentence of the policy's, or a row of its tables (however short its cells)."""
-    return block.kind == "row" or block.kind != "heading" and len(block.text.text.split()) >= 8
+    return block.kind == "row" or block.kind != "heading" and word_count(block.text.text) >= 8
 
 
 def _drop_chrome(blocks: list[Block]) -> list[Block]:

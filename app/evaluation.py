@@ -57,6 +57,7 @@ class GoldCase:
     expected_policy: str
     anchor: str | None  # a verbatim phrase of the answering passage; None when the policy does not answer
     at: int | None = None  # or, instead of an anchor, a source offset inside the answering passage
+    lang: str | None = None  # the language it is asked in, when the set says
 
 
 def load_gold(path: Path | None = None) -> list[GoldCase]:
@@ -66,7 +67,8 @@ def load_gold(path: Path | None = None) -> list[GoldCase]:
         if line.strip():
             try:
                 row = json.loads(line)
-                cases.append(GoldCase(row["id"], row["question"], row.get("policy"), row["expected_policy"], row.get("anchor")))
+                cases.append(GoldCase(row["id"], row["question"], row.get("policy"), row["expected_policy"],
+                                      row.get("anchor"), lang=row.get("lang")))
             except (ValueError, KeyError) as exc:
                 raise PolicyQAError(f"{path or 'gold.jsonl'} line {n} is not a gold case ({exc}); fix or remove it.") from None
     return cases
@@ -528,6 +530,19 @@ def run_languages(policies_dir: Path, translated: Path, work_dir: Path, embedder
         figures[lang] = gold_metrics(index, results, corpus) | {
             "detected": _share(sum(languages.detect(c.question) == lang for c in cases), len(cases))}
     return figures
+
+
+def run_foreign(policies_dir: Path, work_dir: Path, embedder: Embedder, threshold: float) -> list[dict]:
+    """Policies written in other languages (`policies_dir`, with questions.jsonl in several languages): the figures
+    of each policy asked in each language, with the policy's language as detected."""
+    corpus, index = held_index(policies_dir, work_dir, embedder)
+    cases = anchored(load_gold(policies_dir / "questions.jsonl"), corpus)
+    groups: dict[tuple[str, str], list[GoldCase]] = {}
+    for case in cases:
+        groups.setdefault((case.expected_policy, case.lang or languages.detect(case.question)), []).append(case)
+    return [{"policy": policy, "policy_lang": index.policies[policy].lang, "lang": lang}
+            | gold_metrics(index, run_gold(index, embedder, asked, threshold), corpus)
+            for (policy, lang), asked in sorted(groups.items())]
 
 
 def copy_policies(source: Path, target: Path, policies: set[str]) -> None:

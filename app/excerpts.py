@@ -52,8 +52,9 @@ def features(index: Index, row: int, query: str, vector: np.ndarray) -> np.ndarr
         return None
     cosine = stored @ vector[0]
     clause = index.clauses[row]
-    terms, title = search.question_terms(query), index.documents[clause.document].title
-    match = np.array([search.coverage(terms, text, title) for text in clause.sentence_texts()])
+    document = index.documents[clause.document]
+    terms = search.question_terms(query, document.lang)
+    match = np.array([search.coverage(terms, text, document.title, document.lang) for text in clause.sentence_texts()])
     topic_model = topics.model()
     agreement = topic_model.probabilities(stored) @ topic_model.probabilities(vector)[0]
     n = len(clause.sentences)

@@ -84,6 +84,7 @@ class Policy:
     source_text: str = ""
     version: str | None = None  # the date this version came into force (file name or stated date), when known
     pages: list[int] = field(default_factory=list)  # a PDF's: where each page starts in the source text
+    lang: str = "en"  # the language it is written in (ISO 639-1, languages.LANGUAGES)
 
     @property
     def key(self) -> str:
@@ -102,6 +103,7 @@ class Policy:
             "checksum": self.checksum,
             "version": self.version,
             "pages": self.pages,
+            "lang": self.lang,
         }
 
     def page(self, offset: int) -> int | None:

@@ -15,7 +15,7 @@ from . import adapter, calibration, crosslingual, languages, topics, vectors as 
 from .embedder import Embedder
 from .records import Clause
 from .store import Index
-from .tokens import rarity, search_text, tokenize
+from .tokens import query_tokens, rarity, search_text, tokenize
 
 DENSE_CANDIDATES = 50
 # The lexical signal is bm25 / (bm25 + LEXICAL_HALF): 0 to 1, half at a BM25 of 6. Fitted with the ranking's weights
@@ -47,9 +47,8 @@ class Hit:
 def query_vector(embedder: Embedder, query: str) -> np.ndarray:
     """The query's vector in the embedder's space: a question in another language through crosslingual.py's map,
     when one is fitted for this embedder."""
-    if (mapped := crosslingual.model(embedder.dims)) is not None and languages.detect(query) != "en":
-        return crosslingual.vector(query, mapped)
-    return embedder.encode([search_text(query)])
+    lang = languages.detect(query)
+    return crosslingual.embed(embedder, [search_text(query, lang)], lang)
 
 
 def aimed(vector: np.ndarray) -> np.ndarray:
@@ -68,11 +67,15 @@ def retrieve(index: Index, embedder: Embedder, query: str, policy: str | Sequenc
         return []
     fitted = calibration.fitted()
     scores, order = found.best(fitted["ranking"], k)
-    terms, topic = question_terms(query), found.topic
+    terms: dict[str, dict[str, float]] = {}  # the question's terms as each policy's language reads them
+    topic = found.topic
     hits = []
     for i in order.tolist():
         clause = index.clauses[found.rows[i]]
-        match = coverage(terms, clause.text, index.documents[clause.document].title)
+        document = index.documents[clause.document]
+        if document.lang not in terms:
+            terms[document.lang] = question_terms(query, document.lang)
+        match = coverage(terms[document.lang], clause.text, document.title, document.lang)
         support = calibration.support(float(found.plain[i]), float(topic[i]), match, fitted["support"])
         hits.append(Hit(clause, found.rows[i], float(scores[i]), support, float(found.dense[i]),
                         float(found.plain[i]), float(found.lexical[i]), float(topic[i]), match))
@@ -115,7 +118,7 @@ def candidates(index: Index, query: str, vector: np.ndarray, policy: str | Seque
     for row, cosine in vector_index.search_spans(index.sentence_vectors, aim, scope.sentences, 2 * depth).items():
         clause_row = int(index.sentence_rows[row, 0])
         dense[clause_row] = max(dense.get(clause_row, -1.0), cosine)
-    tokens = tokenize(vocabulary.expand(query))
+    tokens = query_tokens(vocabulary.expand(query), languages.detect(query))
     scores = index.lexical.get_scores(tokens) if tokens else np.zeros(len(index.clauses), dtype=np.float32)
     lexical, in_scope = scope.take(scores), scope.clause_rows()
     if len(in_scope) <= 2 * depth:  # a policy this short is ranked whole, as cheap as its nearest and best by BM25
@@ -139,19 +142,20 @@ def candidates(index: Index, query: str, vector: np.ndarray, policy: str | Seque
     return Candidates(rows, cosines, np.asarray(plain, dtype=np.float64), bm25, signals)
 
 
-def question_terms(query: str) -> dict[str, float]:
-    """The question's words (stemmed, stop words out), each with its rarity: what `coverage` weighs."""
-    return {term: rarity(term) for term in tokenize(query)}
+def question_terms(query: str, lang: str = "en") -> dict[str, float]:
+    """The question's words as tokens of `lang` (tokens.tokenize), each with its rarity: what `coverage` weighs."""
+    return {term: rarity(term) for term in tokenize(query, lang)}
 
 
-def coverage(terms: dict[str, float], text: str, title: str = "") -> float:
+def coverage(terms: dict[str, float], text: str, title: str = "", lang: str = "en") -> float:
     """The share of the question's `terms` (token: rarity) that `text` uses, each weighed by its rarity: the word
     match of the support, weighed by calibration's coverage weight. Not BM25, whose IDF grows with the number of
     clauses indexed: a policy's support, and so its declines, would depend on what else is indexed. The words of
-    its policy's `title` are left out: they name the document ("your privacy policy"), not what it says."""
+    its policy's `title` are left out: they name the document ("your privacy policy"), not what it says. `lang`: the
+    language `text` is written in, which `terms` are tokens of (`question_terms`)."""
     named = _title_words(title)
     asked = {term: weight for term, weight in terms.items() if term not in named}
-    used = set(tokenize(text))
+    used = set(tokenize(text, lang))
     whole = sum(asked.values())
     return sum(weight for term, weight in asked.items() if term in used) / whole if whole else 0.0
 

@@ -23,6 +23,7 @@ and waits to be killed; unset (always, outside tests) it costs one dictionary lo
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -40,7 +41,7 @@ import bm25s
 import faiss
 import numpy as np
 
-from . import __version__, clauses as clause_split, documents, files, topics, vectors as vector_index
+from . import __version__, clauses as clause_split, crosslingual, documents, files, topics, vectors as vector_index
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Clause, Policy
@@ -104,20 +105,20 @@ class BuildReport:
     versions: int = 0  # policy versions indexed (as many as policies when none has two)
 
 
-def clause_text_for_search(clause: Clause) -> str:
+def clause_text_for_search(clause: Clause, lang: str = "en") -> str:
     """What the embedder and BM25 read: the section as context, then the clause; a table row's cells each after
-    its column's name ("Purpose: ...; Legal basis: ...")."""
+    its column's name ("Purpose: ...; Legal basis: ..."). `lang`: the language of its policy."""
     text = "; ".join(_labelled(label, cell) for label, cell in zip(clause.labels, clause.text.split("\n"))) \
         if clause.labels else clause.text
-    return search_text(f"{clause.section}. {text}" if clause.section else text)
+    return search_text(f"{clause.section}. {text}" if clause.section else text, lang)
 
 
-def sentence_texts_for_search(clause: Clause) -> list[str]:
+def sentence_texts_for_search(clause: Clause, lang: str = "en") -> list[str]:
     """One text per sentence of a multi-sentence clause, with the section (and a row's column name) as context."""
     if len(clause.sentences) < 2:
         return []
     texts = [_labelled(_column(clause, s.clean_start), t) for s, t in zip(clause.sentences, clause.sentence_texts())]
-    return [search_text(f"{clause.section}. {t}" if clause.section else t) for t in texts]
+    return [search_text(f"{clause.section}. {t}" if clause.section else t, lang) for t in texts]
 
 
 def _labelled(label: str, text: str) -> str:
@@ -162,25 +163,28 @@ def build(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progress 
         removed = sorted(set(old) - set(policies))
         changed = sorted(p for p in policies if p in old and old[p].checksum != policies[p].checksum)
 
-        texts = [clause_text_for_search(c) for c in clause_rows]
-        per_clause = [sentence_texts_for_search(c) for c in clause_rows]
+        langs = [policies[c.document].lang for c in clause_rows]
+        texts = [clause_text_for_search(c, lang) for c, lang in zip(clause_rows, langs)]
+        per_clause = [sentence_texts_for_search(c, lang) for c, lang in zip(clause_rows, langs)]
         sentence_rows = [(row, n) for row, texts in enumerate(per_clause) for n in range(len(texts))]
         sentence_texts = [t for texts in per_clause for t in texts]
+        sentence_langs = [langs[row] for row, _ in sentence_rows]
+        keys = [_embedding_key(t, lang, embedder) for t, lang in zip(texts + sentence_texts, langs + sentence_langs)]
         cache = _vector_cache(previous)
-        all_vectors, embedded = _embed(texts + sentence_texts, cache, embedder, progress)
+        all_vectors, embedded = _embed(texts + sentence_texts, langs + sentence_langs, keys, cache, embedder, progress)
         vectors, sentence_vectors = all_vectors[:len(texts)], all_vectors[len(texts):]
         clause_rows = [replace(c, topic=t) for c, t in zip(clause_rows, topics.model().labels(vectors))]
         canaries = _pick_canaries(clause_rows, vectors, embedder)
         extra = {"canaries": canaries, "skipped": _skipped_sums(corpus, skipped), "skipped_reasons": skipped,
-                 "sentence_keys": [_text_key(t) for t in sentence_texts],
+                 "text_keys": keys[:len(texts)], "sentence_keys": keys[len(texts):],
                  "topic_coverage": _topic_coverage(policies, clause_rows, vectors, sentence_rows, sentence_vectors)}
-        generation = _write(index_dir, policies, clause_rows, texts, vectors, embedder, extra,
-                            (sentence_rows, sentence_vectors))
+        generation = _write(index_dir, policies, clause_rows, [tokenize(t, lang) for t, lang in zip(texts, langs)],
+                            vectors, embedder, extra, (sentence_rows, sentence_vectors))
         _verify(index_dir, generation, embedder)
         _commit(index_dir, generation, serving)
         _checkpoint("pruning")
         _prune(index_dir, keep={generation, serving or ""})
-    reused = sum(_text_key(t) in cache for t in texts + sentence_texts)
+    reused = sum(key in cache for key in keys)
     report = BuildReport(generation, len({p.id for p in policies.values()}), len(clause_rows), embedded, reused, added,
                          changed, removed, skipped, time.monotonic() - began, len(policies))
     log.info("built %s: %d policies, %d clauses, %d embedded", generation, report.policies, report.clauses, embedded)
@@ -291,16 +295,25 @@ def _vector_cache(previous: Index | None) -> dict[str, np.ndarray]:
     return cache
 
 
-def _embed(texts: list[str], cache: dict[str, np.ndarray], embedder: Embedder,
+def _embedding_key(text: str, lang: str, embedder: Embedder) -> str:
+    """What a text's vector is cached under: the text, and for another language than English the map that carries
+    it into the embedder's space (refitting the map re-embeds them)."""
+    route = crosslingual.fingerprint(embedder.dims) if lang != "en" else ""
+    return _text_key(f"{lang} {route}\n{text}" if route else text)
+
+
+def _embed(texts: list[str], langs: list[str], keys: list[str], cache: dict[str, np.ndarray], embedder: Embedder,
            progress: Progress | None) -> tuple[np.ndarray, int]:
-    """One vector per text; each distinct new text is embedded once, the rest come from `cache`."""
-    keys = [_text_key(t) for t in texts]
-    todo = {k: t for k, t in zip(keys, texts) if k not in cache}
-    order = sorted(todo, key=lambda k: len(todo[k]))  # similar lengths batch with less padding
+    """One vector per text, written in its language of `langs`: each distinct new text (by its key) is embedded once,
+    the rest come from `cache`."""
+    todo = {k: (t, lang) for k, t, lang in zip(keys, texts, langs) if k not in cache}
+    order = sorted(todo, key=lambda k: (todo[k][1], len(todo[k][0])))  # one language a batch, similar lengths
     fresh: dict[str, np.ndarray] = {}
     for start in range(0, len(order), EMBED_BATCH):
         batch = order[start:start + EMBED_BATCH]
-        fresh.update(zip(batch, embedder.encode([todo[k] for k in batch])))
+        for lang, same in itertools.groupby(batch, key=lambda k: todo[k][1]):
+            same = list(same)
+            fresh.update(zip(same, crosslingual.embed(embedder, [todo[k][0] for k in same], lang)))
         if progress:
             progress("embedding", min(start + EMBED_BATCH, len(order)), len(order))
         _checkpoint("embedding")
@@ -348,7 +361,7 @@ def _pick_canaries(clauses: list[Clause], vectors: np.ndarray, embedder: Embedde
     return good[::max(1, len(good) // CANARIES)][:CANARIES]
 
 
-def _write(index_dir: Path, policies: dict[str, Policy], clauses: list[Clause], texts: list[str],
+def _write(index_dir: Path, policies: dict[str, Policy], clauses: list[Clause], tokens: list[list[str]],
            vectors: np.ndarray, embedder: Embedder, extra: dict, sentences: tuple[list, np.ndarray]) -> str:
     """Write a complete generation aside, then rename it into place; returns its name."""
     name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -365,7 +378,7 @@ def _write(index_dir: Path, policies: dict[str, Policy], clauses: list[Clause], 
     policy_data = {pid: {**p.meta(), "text": p.text} for pid, p in policies.items()}
     (tmp / "policies.json").write_text(json.dumps(policy_data, ensure_ascii=False), encoding="utf-8")
     lexical = bm25s.BM25()
-    lexical.index([tokenize(t) or [""] for t in texts], show_progress=False)
+    lexical.index([t or [""] for t in tokens], show_progress=False)
     lexical.save(str(tmp / "bm25"), show_progress=False)
     manifest = {
         "format": FORMAT,
@@ -377,7 +390,6 @@ def _write(index_dir: Path, policies: dict[str, Policy], clauses: list[Clause], 
         "libraries": {lib: version(lib) for lib in ("faiss-cpu", "bm25s", "onnxruntime", "sentence-transformers", "torch")},
         "policies": {pid: p.checksum for pid, p in policies.items()},
         "clauses": len(clauses),
-        "text_keys": [_text_key(t) for t in texts],
         "files": {str(p.relative_to(tmp)): _file_sha(p) for p in sorted(tmp.rglob("*")) if p.is_file()},
         **extra,
     }

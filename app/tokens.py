@@ -1,7 +1,10 @@
-"""Words for search: run-together words split apart, and BM25 tokens.
+"""Words for search: run-together words split apart, and BM25 tokens, in the language a text is written in.
 
 Bad extraction glues words ("respectsyour privacy"); quotes keep the source's own text, but
 search sees "respects your privacy" so both the lexical and the dense index can find it.
+Other languages keep their text as written, and their tokens follow their writing: Snowball stems for German,
+Spanish, French, Portuguese and Italian; for Chinese, Japanese and Korean, which do not put spaces between words
+(Korean glues particles to them), every two neighbouring characters, as Lucene's CJK analyzer reads them.
 """
 
 from __future__ import annotations
@@ -48,18 +51,45 @@ def is_word(word: str) -> bool:
     return word.lower() in _speller().words
 
 
-def search_text(text: str) -> str:
-    """The text as search should read it: glued words split where the dictionary is sure."""
-    return _WORD.sub(lambda m: _split_word(m.group()), text)
+def search_text(text: str, lang: str = "en") -> str:
+    """The text as search should read it: in English, glued words split where the dictionary is sure."""
+    return _WORD.sub(lambda m: _split_word(m.group()), text) if lang == "en" else text
 
 
 _stemmer = Stemmer.Stemmer("english")
+SNOWBALL = {"de": "german", "es": "spanish", "fr": "french", "pt": "portuguese", "it": "italian"}
+_CJK = "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_CJK_RUN = re.compile(f"[{_CJK}]+")
+_WORD_OR_NUMBER = re.compile(r"[^\W_]+")
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-cased, stop words out, stemmed: the lexical index's view of a text."""
+def tokenize(text: str, lang: str = "en") -> list[str]:
+    """The lexical index's view of a text written in `lang` (ISO 639-1): in English lower-cased, stop words out,
+    stemmed; see the module's docstring for the others. In Chinese, Japanese and Korean text, the words in Latin
+    letters ("GPS", "Google Analytics") are read as English."""
+    if lang in SNOWBALL:
+        return _snowball(lang).stemWords(_WORD_OR_NUMBER.findall(text.lower()))
     words = [w for w in _TOKEN.findall(search_text(text).lower()) if w not in STOPWORDS]
-    return _stemmer.stemWords(words)
+    english = _stemmer.stemWords(words)
+    if lang == "en":
+        return english
+    return english + [run[i:i + 2] for run in _CJK_RUN.findall(text) for i in range(max(1, len(run) - 1))]
+
+
+def query_tokens(text: str, lang: str) -> list[str]:
+    """What a question in `lang` searches the lexical index with: its tokens as English (an index mostly holds
+    English policies, and questions in other languages name things in English: "cookies", "Google Analytics"), then
+    as its own language."""
+    english = tokenize(text)
+    if lang == "en":
+        return english
+    seen = set(english)
+    return english + [t for t in tokenize(text, lang) if t not in seen]
+
+
+@lru_cache(maxsize=len(SNOWBALL))
+def _snowball(lang: str) -> Stemmer.Stemmer:
+    return Stemmer.Stemmer(SNOWBALL[lang])
 
 
 @lru_cache(maxsize=1)
