@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import json
 import re
 import sqlite3
 import time
@@ -16,9 +17,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app import languages, phrases
 from app.engine import Engine
 from app.errors import PolicyQAError
-from app.web import api
+from app.web import api, widget
 
 QUESTION = "how long do you keep payment records?"
 JSON = {"Content-Type": "application/json"}
@@ -132,7 +134,8 @@ def test_policies_are_listed_with_clause_counts(client, engine):
         assert p["clause_count"] == last - first > 0
         assert p["title"] == index.policies[p["id"]].title
         assert set(p) == {"id", "title", "company", "source_url", "archive_url", "archived", "clause_count", "version",
-                          "versions"}
+                          "versions", "lang"}
+        assert p["lang"] == "en"  # the bundled policies are all written in English
         assert p["versions"] == ([p["version"]] if p["version"] else [])  # one version each; LEJE's states no date
 
 
@@ -177,6 +180,26 @@ def test_ask_answers_in_the_questions_language_or_the_one_asked_for(client, engi
     error = assert_error(client.post("/api/ask", json={"question": QUESTION, "lang": "xx"}), 400)
     assert error["message"].startswith("Unknown language 'xx'; choose one of: en, ko")
     assert "lang" in client.get("/openapi.json").json()["components"]["schemas"]["AnswerOut"]["required"]
+
+
+def test_widget_labels_in_every_language(client):
+    korean = client.get("/api/labels", params={"lang": "ko"})
+    assert korean.status_code == 200 and korean.json()["lang"] == "ko"
+    assert korean.json()["labels"]["close"] == "닫기"
+    english = client.get("/api/labels").json()
+    assert english["lang"] == "en" and english["labels"]["button"] == "Questions about our privacy policy?"
+
+    def fields(text: str) -> list[str]:
+        return sorted(re.findall(r"\{(\w+)\}", text))
+
+    for lang in languages.LANGUAGES:
+        labels = client.get("/api/labels", params={"lang": lang.upper()}).json()["labels"]
+        assert labels.keys() == english["labels"].keys(), lang
+        for key, text in labels.items():
+            assert text.strip() and fields(text) == fields(english["labels"][key]), (lang, key)
+    error = assert_error(client.get("/api/labels", params={"lang": "xx"}), 400)
+    assert error["message"].startswith("Unknown language 'xx'; choose one of: en, ko")
+    assert "/api/labels" in client.get("/openapi.json").json()["paths"]
 
 
 def test_follow_up_keeps_the_conversations_policy(client):
@@ -325,6 +348,44 @@ def test_widget_may_be_framed_anywhere_by_default(client):
     policy = client.get("/widget").headers["content-security-policy"]
     assert "frame-ancestors *" in policy and "script-src 'self'" in policy and "default-src 'none'" in policy
     assert "frame-ancestors 'none'" in client.get("/demo").headers["content-security-policy"]
+
+
+def labels_block(page: httpx.Response) -> dict[str, str]:
+    """The labels a widget page gives its script: its JSON data block."""
+    return json.loads(re.search(r'<script type="application/json" id="labels">(.*?)</script>', page.text).group(1))
+
+
+def test_widget_pages_in_the_language_asked_for(client):
+    german = client.get("/widget", params={"policy": "leje", "lang": "de"})
+    assert german.status_code == 200 and '<html lang="de">' in german.text
+    assert "<title>Fragen zu unserer Datenschutzerklärung</title>" in german.text
+    assert 'placeholder="z. B. Wie lange bewahren Sie Zahlungsbelege auf?"' in german.text
+    assert '<button type="submit" id="send">Fragen</button>' in german.text and "Your question" not in german.text
+    assert labels_block(german)["show"] == "In der Erklärung zeigen"
+    assert "script-src 'self'" in german.headers["content-security-policy"]
+    assert german.headers["cache-control"] == "no-cache" and german.headers["x-content-type-options"] == "nosniff"
+    viewer = client.get("/widget/policy/leje", params={"pieces": "1-9", "lang": "ko"})
+    assert '<html lang="ko">' in viewer.text and "<title>개인정보 처리방침</title>" in viewer.text
+    assert "frame-ancestors" in viewer.headers["content-security-policy"]
+    for lang in ("xx", "", "<script>alert(1)</script>"):  # a widget on a shop's page never breaks: English
+        page = client.get("/widget", params={"lang": lang})
+        assert page.status_code == 200 and '<html lang="en">' in page.text and "alert(1)" not in page.text
+        assert ">Your question</label>" in page.text and labels_block(page)["close"] == "Close"
+
+
+def test_labels_cannot_break_out_of_the_page(web_app, monkeypatch):
+    hostile = '</script><img src=x onerror=alert(1)> "quoted" & more'
+    monkeypatch.setitem(phrases.LABELS["en"], "hint", hostile)
+    monkeypatch.setitem(phrases.LABELS["en"], "placeholder", hostile)
+    widget._rendered.cache_clear()
+    try:
+        page = InProcess(web_app).get("/widget")
+    finally:
+        monkeypatch.undo()
+        widget._rendered.cache_clear()
+    assert "<img" not in page.text and page.text.count("</script>") == 2  # the data block's and widget.js's
+    assert 'placeholder="&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt; &quot;quoted&quot; &amp; more"' in page.text
+    assert labels_block(page)["hint"] == hostile
 
 
 def test_any_origin_may_call_the_api_by_default(client):

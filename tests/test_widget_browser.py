@@ -14,16 +14,20 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from app import phrases
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 QUESTION = "how long do you keep payment records?"
 BUTTON = "Questions about our privacy policy?"
+ENGLISH = {"button": BUTTON, "close": "Close", "title": "Questions about our privacy policy",
+           "title_policy": "Questions about the {title}", "question": "Your question"}
 WAIT_MS = 90_000  # two slow cores: the first answer also warms the model up
 
 SHOP_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Shop help</title>
 <style>button {{ background: red; }}</style></head>
 <body><h1>Help centre</h1><p>Anything else? Ask below.</p>
-<script src="{server}/embed.js" data-policy="leje" data-color="#0b5" async></script>
+<script src="{server}/embed.js" data-policy="leje" data-color="#0b5"{lang} async></script>
 </body></html>
 """
 
@@ -36,9 +40,11 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def shop(live_server, tmp_path_factory) -> str:
-    """Another origin (its own port) serving a help page with the copy-paste snippet."""
+    """Another origin (its own port) serving a help page with the copy-paste snippet (help.html), and the same with
+    data-lang="ko" (help-ko.html) and with a language PolicyQA does not speak (help-xx.html)."""
     folder = tmp_path_factory.mktemp("shop")
-    (folder / "help.html").write_text(SHOP_PAGE.format(server=live_server), encoding="utf-8")
+    for name, lang in [("help.html", ""), ("help-ko.html", ' data-lang="ko"'), ("help-xx.html", ' data-lang="xx"')]:
+        (folder / name).write_text(SHOP_PAGE.format(server=live_server, lang=lang), encoding="utf-8")
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -56,20 +62,21 @@ def page(browser, rate_limit):
     context.close()
 
 
-def open_widget(page, url: str):
-    """Click the floating button; returns it (now named Close) and the widget's frame."""
+def open_widget(page, url: str, labels: dict[str, str] = ENGLISH):
+    """Click the floating button; returns it (now named Close) and the widget's frame, in the labels' language."""
     page.goto(url)
-    page.get_by_role("button", name=BUTTON).click()
-    button = page.get_by_role("button", name="Close")
+    page.get_by_role("button", name=labels["button"]).click()
+    button = page.get_by_role("button", name=labels["close"])
     expect(button).to_have_attribute("aria-expanded", "true")
-    frame = page.frame_locator("iframe[title='Questions about our privacy policy']")
-    expect(frame.locator("h1")).to_have_text("Questions about the LEJE Privacy Policy", timeout=WAIT_MS)
+    frame = page.frame_locator(f"iframe[title='{labels['title']}']")
+    heading = labels["title_policy"].format(title="LEJE Privacy Policy")
+    expect(frame.locator("h1")).to_have_text(heading, timeout=WAIT_MS)
     return button, frame
 
 
-def ask(frame, question: str):
-    frame.get_by_label("Your question").fill(question)
-    frame.get_by_label("Your question").press("Enter")
+def ask(frame, question: str, box: str = ENGLISH["question"]):
+    frame.get_by_label(box).fill(question)
+    frame.get_by_label(box).press("Enter")
     reply = frame.locator(".bot").last
     expect(reply).not_to_have_class(re.compile(r"\bpending\b"), timeout=WAIT_MS)
     return reply
@@ -92,6 +99,40 @@ def test_snippet_on_another_origin_answers_with_quotes(page, shop, engine):
     viewer = opened.value
     expect(viewer.locator("mark")).to_contain_text(quote.splitlines()[0], timeout=WAIT_MS)
     viewer.screenshot(path=ARTIFACTS / "widget-viewer.png")
+
+
+def test_the_widget_speaks_the_language_the_page_asks_for(page, shop):
+    korean = phrases.labels("ko")
+    _, frame = open_widget(page, shop.replace("help.html", "help-ko.html"), korean)
+    expect(frame.locator("html")).to_have_attribute("lang", "ko")
+    expect(frame.get_by_label(korean["question"])).to_have_attribute("placeholder", korean["placeholder"])
+    expect(frame.locator("#send")).to_have_text(korean["ask"])
+
+    reply = ask(frame, "결제 기록은 얼마 동안 보관하나요?", korean["question"])
+    expect(reply.locator("p").first).to_contain_text("나와 있습니다")  # the answer's framing: the question's language
+    expect(reply.get_by_role("button", name=korean["helpful"], exact=True)).to_be_visible()
+    show = reply.get_by_role("link", name=korean["show"]).first
+    expect(show).to_have_attribute("href", re.compile(r"[?&]lang=ko(&|$)"))
+    with page.context.expect_page() as opened:
+        show.click()
+    viewer = opened.value
+    expect(viewer.locator("mark").first).to_be_visible(timeout=WAIT_MS)
+    expect(viewer.locator("html")).to_have_attribute("lang", "ko")
+
+
+def test_a_language_it_does_not_speak_shows_the_widget_in_english_with_a_warning(page, shop):
+    with page.expect_console_message(lambda message: message.type == "warning", timeout=WAIT_MS) as warned:
+        page.goto(shop.replace("help.html", "help-xx.html"))
+    assert "Unknown language 'xx'" in warned.value.text and "The widget shows English." in warned.value.text
+    expect(page.get_by_role("button", name=ENGLISH["button"])).to_be_visible()
+
+
+def test_no_button_when_the_labels_cannot_load(page, shop, live_server):
+    page.route(f"{live_server}/api/labels**", lambda route: route.abort())
+    with page.expect_console_message(lambda message: message.type == "warning", timeout=WAIT_MS) as warned:
+        page.goto(shop)
+    assert "no widget button" in warned.value.text
+    expect(page.locator("button")).to_have_count(0)
 
 
 def test_a_product_question_is_declined_as_one_with_the_contact(page, shop, engine):

@@ -33,7 +33,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import changes, settings, store, versions
+from .. import changes, languages, phrases, settings, store, versions
 from ..answer import Turn, clean_question
 from ..engine import Engine
 from ..errors import PolicyQAError
@@ -147,6 +147,8 @@ class PolicyInfo(BaseModel):
     archived: str | None = Field(description="ISO date the page was archived, when stated.")
     version: str | None = Field(description="The date this version came into force (file name, or the effective "
                                             "or archive date the policy states); null when unknown.")
+    lang: str = Field("en", description="The language the policy is written in (ISO 639-1), as detected when it "
+                                        "was indexed; its quotes are in this language whatever the question's.")
 
 
 class PolicySummary(PolicyInfo):
@@ -209,6 +211,12 @@ class PolicyDetail(PolicyInfo):
     clauses: list[ClauseOut]
     pages: list[int] = Field([], description="A PDF's: where each page starts in its text, which source offsets "
                                              "point into; empty for other files.")
+
+
+class LabelsOut(BaseModel):
+    lang: str = Field(description="The labels' language (ISO 639-1).", examples=["ko"])
+    labels: dict[str, str] = Field(description="The widget's words by key (button, close, title, ...); a {name} in "
+                                               "one is a placeholder the widget fills in.")
 
 
 class Health(BaseModel):
@@ -564,6 +572,14 @@ async def policy_changes(policy_id: str, request: Request, engine: Annotated[Eng
     _policy_in(index, policy_id)
     diff = await _computed(request, changes.between, index, engine.embedder, policy_id, since, until)
     return diff.to_json(everything)
+
+
+@router.get("/labels", response_model=LabelsOut, tags=["widget"])
+async def labels(lang: Annotated[str, Query(max_length=8, description="ISO 639-1, one of: "
+                                                                      + ", ".join(languages.LANGUAGES))] = "en") -> dict:
+    """The widget's own words in one language: what embed.js puts on its button, and what /widget?lang= shows."""
+    code = languages.of("", lang)
+    return {"lang": code, "labels": phrases.labels(code)}
 
 
 @router.post("/admin/reindex", response_model=Reindexed, tags=["admin"], responses={401: {"model": ErrorOut}})

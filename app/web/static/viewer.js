@@ -1,9 +1,13 @@
 // The policy viewer: the clean text, with the pieces of the quote a citation points at (source offsets) highlighted.
+// Its words come from the labels the server put in the page, in the page's language.
 "use strict";
 
 (() => {
   const API = new URL("../../api/", document.currentScript.src);
   const params = new URLSearchParams(location.search);
+  const LABELS = JSON.parse(document.getElementById("labels").textContent);
+  // A label, its {name} placeholders filled in from `fields`.
+  const label = (key, fields = {}) => LABELS[key].replace(/\{(\w+)\}/g, (_, name) => String(fields[name]));
 
   // A citation's pieces are [start, end) offsets into the source file: each covers sentences of its clause, maybe
   // starting or ending at a gap, which give its span of the clean text.
@@ -26,13 +30,13 @@
     document.title = policy.title;
     document.getElementById("title").textContent = policy.title;
     const meta = document.getElementById("meta");
-    meta.textContent = [policy.company, policy.version && `version of ${policy.version}`,
-                        policy.archived && `archived ${policy.archived}`].filter(Boolean).join(" · ");
+    meta.textContent = [policy.company, policy.version && label("version_of", {version: policy.version}),
+                        policy.archived && label("archived", {date: policy.archived})].filter(Boolean).join(" · ");
     if (policy.source_url && /^https?:\/\//i.test(policy.source_url)) {
       const a = document.createElement("a");
       a.href = policy.source_url;
       a.rel = "noopener";
-      a.textContent = "Original page";
+      a.textContent = label("original");
       meta.append(" · ", a);
     }
     const article = document.getElementById("text");
@@ -46,7 +50,7 @@
         const gap = document.createElement("span");
         gap.className = "gap";
         gap.textContent = "… ";
-        gap.title = "The policy has words here that the quote leaves out";
+        gap.title = label("gap");
         article.append(gap);
       }
       article.append(mark);
@@ -55,7 +59,7 @@
     article.append(policy.text.slice(at));
     const first = pieces()[0];
     const page = first ? (policy.pages || []).filter((start) => start <= first[0]).length : 0;  // a PDF's page holding the passage
-    if (page) meta.append(` · the passage is on page ${page}`);
+    if (page) meta.append(` · ${label("on_page", {page})}`);
     article.querySelector("mark")?.scrollIntoView({block: "center"});
   }
 
@@ -65,9 +69,9 @@
       const id = decodeURIComponent(location.pathname.split("/").pop());
       const url = new URL(`policies/${encodeURIComponent(id)}`, API);
       if (params.get("version")) url.searchParams.set("version", params.get("version"));
-      const response = await fetch(url);
+      const response = await fetch(url).catch(() => { throw new Error(label("offline")); });
       const data = await response.json().catch(() => null);
-      if (!response.ok) throw new Error(data?.error?.message || `The server answered ${response.status}.`);
+      if (!response.ok) throw new Error(data?.error?.message || label("status", {status: response.status}));
       show(data);
       status.remove();
     } catch (error) {

@@ -1,4 +1,5 @@
-// The chat page inside the iframe. Every piece of data goes in with textContent, never as markup.
+// The chat page inside the iframe. Every piece of data goes in with textContent, never as markup; every word it
+// shows comes from the labels the server put in the page, in the page's language (<html lang>).
 "use strict";
 
 (() => {
@@ -10,6 +11,10 @@
                 "9v10a2 2 0 0 0 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7v-2z";  // the chat UI's thumb
   const params = new URLSearchParams(location.search);
   const policy = params.get("policy") || null;
+  const lang = document.documentElement.lang;
+  const LABELS = JSON.parse(document.getElementById("labels").textContent);
+  // A label, its {name} placeholders filled in from `fields`.
+  const label = (key, fields = {}) => LABELS[key].replace(/\{(\w+)\}/g, (_, name) => String(fields[name]));
   const history = [];
 
   const el = (tag, className, text) => {
@@ -22,6 +27,7 @@
   // The viewer of a policy; given a citation's pieces ([start, end) source offsets), it highlights them.
   const viewerUrl = (id, pieces, version) => {
     const url = new URL(encodeURIComponent(id), VIEWER);
+    url.searchParams.set("lang", lang);
     if (pieces) url.searchParams.set("pieces", pieces.map(([start, end]) => `${start}-${end}`).join(","));
     if (version) url.searchParams.set("version", version);
     return url.href;
@@ -33,7 +39,7 @@
     text.split(GAP).forEach((piece, n) => {
       if (n) {
         const gap = el("span", "gap", "…");
-        gap.title = "The policy has words here that the quote leaves out";
+        gap.title = label("gap");
         block.append(" ", gap, " ");
       }
       block.append(piece);
@@ -56,10 +62,10 @@
     try {
       response = await fetch(new URL(path, API), options);
     } catch {
-      throw new Error("Could not reach the server; check your connection and try again.");
+      throw new Error(label("offline"));
     }
     const data = await response.json().catch(() => null);
-    if (!response.ok) throw new Error(data?.error?.message || `The server answered ${response.status}.`);
+    if (!response.ok) throw new Error(data?.error?.message || label("status", {status: response.status}));
     return data;
   }
 
@@ -73,7 +79,7 @@
     const dates = policies.filter((p) => (!policy || p.id === policy) && p.versions.length > 1).flatMap((p) => p.versions);
     const select = document.getElementById("version");
     for (const date of [...new Set(dates)].sort().reverse()) {
-      const option = el("option", "", `the version in force on ${date}`);
+      const option = el("option", "", label("in_force", {date}));
       option.value = date;
       select.append(option);
     }
@@ -87,10 +93,10 @@
       showVersions(policies);
       if (!policy) return;
       const found = policies.find((p) => p.id === policy);
-      if (!found) throw new Error(`This widget is set up for the policy "${policy}", which this server does not have.`);
-      document.getElementById("title").textContent = `Questions about the ${found.title}`;
-      links.append(link(viewerUrl(found.id), "Read the full policy"));
-      if (webLink(found.source_url)) links.append(link(found.source_url, "Original page"));
+      if (!found) throw new Error(label("no_policy", {policy}));
+      document.getElementById("title").textContent = label("title_policy", {title: found.title});
+      links.append(link(viewerUrl(found.id), label("read_policy")));
+      if (webLink(found.source_url)) links.append(link(found.source_url, label("original")));
     } catch (error) {
       say("error", error.message);
       document.getElementById("question").disabled = true;
@@ -120,10 +126,12 @@
     const list = el("ol", "sources");
     citations.forEach((c, n) => {
       const item = el("li", "", `[${n + 1}] ${c.section || c.title} `);
-      if (c.page) item.append(el("span", "page", `(page ${c.page}) `));
-      if (c.version) item.append(el("span", "version", `(version of ${c.version}) `));
-      item.append(link(viewerUrl(c.policy, c.pieces, c.version), "Show in policy"));
-      if (c.probability != null) item.append(el("span", "likelihood", ` · answers it: ${likelihood(c.probability)}`));
+      if (c.page) item.append(el("span", "page", `${label("page", {page: c.page})} `));
+      if (c.version) item.append(el("span", "version", `${label("version", {version: c.version})} `));
+      item.append(link(viewerUrl(c.policy, c.pieces, c.version), label("show")));
+      if (c.probability != null) {
+        item.append(el("span", "likelihood", label("likelihood", {p: likelihood(c.probability)})));
+      }
       list.append(item);
     });
     return list;
@@ -149,16 +157,16 @@
   function rating(askId) {
     const row = el("div", "rate");
     const note = el("span", "rate-note");
-    const thumbs = [["up", "Helpful"], ["down", "Not helpful"]].map(([value, label]) => {
+    const thumbs = [["up", "helpful"], ["down", "not_helpful"]].map(([value, key]) => {
       const thumb = el("button", `thumb ${value}`);
       thumb.type = "button";
-      thumb.append(thumbIcon(), label);
+      thumb.append(thumbIcon(), label(key));
       thumb.addEventListener("click", async () => {
         thumbs.forEach((t) => { t.disabled = true; });
         try {
           await call("feedback", {ask_id: askId, rating: value});
           thumb.setAttribute("aria-pressed", "true");
-          note.textContent = "Thanks, your feedback is saved.";
+          note.textContent = label("thanks");
         } catch (error) {
           note.textContent = error.message;
           thumbs.forEach((t) => { t.disabled = false; });
@@ -173,9 +181,10 @@
 
   async function ask(question) {
     say("user", question);
-    const reply = say("bot pending", "Looking it up…");
+    const reply = say("bot pending", label("looking"));
     try {
       const asOf = document.getElementById("version").value || null;
+      // No lang: the answer's words follow the question's language, whatever the labels' language is.
       const answer = await call("ask", {question, policy, as_of: asOf, history: history.slice(-HISTORY_TURNS)});
       render(reply, answer);
       history.push({question: answer.question, policy: answer.policy});
