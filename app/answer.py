@@ -121,29 +121,30 @@ def assess(index: Index, embedder: Embedder, question: str, policy: str | None =
     signals = {"absent": topics.uncovered(topics.model().probabilities(vector)[0], covered) if covered else 0.0,
                "unmentioned": float(bool(named and vocabulary.unmentioned(query, index.documents[documents[0]].text))),
                "product": asked.product(vector)}
-    per_hit = _hit_signals(index, query, vector, hits)
+    per_hit, read = _hit_signals(index, query, vector, hits)
     confidence = calibration.confidence(max((h.support for h in hits), default=float("-inf")), signals)
-    probabilities = calibration.probabilities(confidence, np.array([h.score for h in hits]), per_hit)
+    probabilities = calibration.probabilities(confidence, np.array([h.score for h in hits]), per_hit, read)
     order = np.argsort(-probabilities, kind="stable")  # the fitted probability ranks, not the score alone
     return Assessment(question, scope, query, vector, [hits[i] for i in order], signals,
                       dict(zip(calibration.HIT_SIGNALS, per_hit[order].T.tolist())), confidence,
                       probabilities[order].tolist(), as_of)
 
 
-def _hit_signals(index: Index, query: str, vector: np.ndarray, hits: list[search.Hit]) -> np.ndarray:
-    """calibration.HIT_SIGNALS of each hit, one row per hit. Both read English: the fact recognisers English words,
-    the reader English questions and clauses (it was fitted on those); of a clause or question in another language
-    they read 0, as if they had not looked."""
+def _hit_signals(index: Index, query: str, vector: np.ndarray, hits: list[search.Hit]) -> tuple[np.ndarray, np.ndarray]:
+    """calibration.HIT_SIGNALS of each hit, one row per hit, and whether both could read it. Both read English: the
+    fact recognisers English words, the reader English questions and clauses (it was fitted on those); of a clause
+    or question in another language they read 0, as if they had not looked."""
     english = np.array([index.documents[h.clause.document].lang == "en" for h in hits], dtype=bool)
     texts = [h.clause.text for h, read in zip(hits, english) if read]
     asks = questions.model().asks(vector)
     unstated, reads = np.zeros(len(hits)), np.zeros(len(hits))
     unstated[english] = [facts.unstated(asks, text) for text in texts]
-    reading = reader.model() if texts and languages.detect(query) == "en" else None
+    asked_in_english = languages.detect(query) == "en"
+    reading = reader.model() if texts and asked_in_english else None
     if reading:
         reads[english] = reading.logits(query, texts)
     found = {"unstated": unstated, "reads": reads}
-    return np.array([found[name] for name in calibration.HIT_SIGNALS], dtype=float).T
+    return np.array([found[name] for name in calibration.HIT_SIGNALS], dtype=float).T, english & asked_in_english
 
 
 def ask(index: Index, embedder: Embedder, question: str, policy: str | None = None,

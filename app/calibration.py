@@ -161,15 +161,24 @@ def fit_clauses(asked: list[Asked], weights: dict[str, float], customer_weight: 
             | {"intercept": round(float(model.intercept_[0]), 3)}}
 
 
-def probabilities(confidence_: float, scores: np.ndarray, signals: np.ndarray) -> np.ndarray:
+def probabilities(confidence_: float, scores: np.ndarray, signals: np.ndarray, read: np.ndarray | None = None
+                  ) -> np.ndarray:
     """Each hit's probability that it answers the question (`fit_clauses`), from the question's confidence, the
-    hits' ranking scores and their HIT_SIGNALS (one row per hit)."""
+    hits' ranking scores and their HIT_SIGNALS (one row per hit). A hit whose HIT_SIGNALS could not be `read` (False:
+    a question or clause in another language than English) takes the probability fitted without them,
+    "clauses_unread", when the calibration has one."""
     if not len(scores) or not np.isfinite(confidence_):
         return np.zeros(len(scores))
-    fitted_ = fitted()["clauses"]
-    logit = (fitted_["confidence"] * confidence_ + fitted_["gap"] * (scores - scores.max())
-             + signals @ np.array([fitted_[name] for name in HIT_SIGNALS]) + fitted_["intercept"])
+    fitted_ = fitted()
+    logit = _logit(fitted_["clauses"], confidence_, scores, signals)
+    if read is not None and "clauses_unread" in fitted_ and not read.all():
+        logit = np.where(read, logit, _logit(fitted_["clauses_unread"], confidence_, scores, signals))
     return np.round(1 / (1 + np.exp(-np.clip(logit, -50.0, 50.0))), 4)
+
+
+def _logit(weights: dict[str, float], confidence_: float, scores: np.ndarray, signals: np.ndarray) -> np.ndarray:
+    return (weights["confidence"] * confidence_ + weights["gap"] * (scores - scores.max())
+            + signals @ np.array([weights[name] for name in HIT_SIGNALS]) + weights["intercept"])
 
 
 def fit_citing(asked: list[Asked], threshold: float) -> float:
