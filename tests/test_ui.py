@@ -3,11 +3,15 @@ the source viewer's highlight, escaping, agents' search and compare, feedback fa
 
 from __future__ import annotations
 
+import html as markup
 import re
+import string
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
+from app import languages, phrases
 from app.engine import Engine
 from app.feedback import FeedbackStore
 from app.records import Answer, Citation, Policy
@@ -201,3 +205,41 @@ def test_the_gaps_tab_needs_the_admin_token(engine, workers, tmp_path, monkeypat
 def test_examples_are_buttons_of_escaped_questions(choice):
     html = ui.render_examples(choice)
     assert html.count("data-example=") == len(ui.examples_for(choice))
+
+
+def quoted(page: str) -> list[str]:
+    """The quotations of an answer's HTML as text: tags (a gap's mark) dropped, entities read."""
+    return [markup.unescape(re.sub(r"<[^>]+>", "", q))
+            for q in re.findall(r'<blockquote class="pq-quote">(.*?) <button', page, re.S)]
+
+
+def test_a_korean_questions_answer_is_labelled_in_korean_around_the_same_quotes(engine, workers, tmp_path):
+    store = FeedbackStore(tmp_path / "feedback.db")
+    chat = ui.ask(engine, store, workers, "결제 기록은 얼마 동안 보관하나요?", "leje", [])  # how long do you keep payment records?
+    korean = chat[0].answer
+    assert korean.lang == "ko" and korean.answered
+    page = ui.render_transcript(chat)
+    english = ui.render_transcript([ui.Exchange(chat[0].question, replace(korean, lang="en"))])
+    for key in ("show", "fitted", "helpful", "not_helpful", "comment"):
+        assert ui.escape(phrases.chat("ko", key)) in page, key
+        assert ui.escape(phrases.chat("en", key)) not in page and ui.escape(phrases.chat("en", key)) in english, key
+    assert "답변일 가능성: " in page and "answers it: " not in page
+    assert quoted(page) == quoted(english) == [c.quote for c in korean.citations]
+    assert "Records of payment and supply of goods" in quoted(page)[0]  # the policy's own English words
+    chat = ui.rate(store, chat, 0, 1, "")
+    assert chat[0].notice == "감사합니다. 의견이 저장되었습니다." and chat[0].notice in ui.render_transcript(chat)
+
+
+def test_the_chat_has_every_word_in_every_language_with_the_same_fields():
+    def fields(text: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+    assert set(phrases.CHAT) == set(languages.LANGUAGES)
+    english = phrases.CHAT["en"]
+    for lang, words in phrases.CHAT.items():
+        assert words.keys() == english.keys(), lang
+        for key, text in words.items():
+            assert text.strip() and fields(text) == fields(english[key]), (lang, key)
+            assert not {"<", "&"} & set(text), (lang, key)  # the browser puts the page's words into HTML as they are
+    # the widget's labels the chat shows too: in LABELS alone (tests/test_api.py checks them in every language)
+    assert set(phrases.SHARED) <= set(phrases.LABELS["en"]) and not set(phrases.SHARED) & set(english)

@@ -1,6 +1,6 @@
 """The chat UI and the agents' tabs in a real headless Chromium against the real app on 127.0.0.1:
-ask, read the quote, open its source, rate it (stored in SQLite), markup stays text, agents search,
-compare and see the gaps. Screenshots go to artifacts/."""
+ask, read the quote, open its source, rate it (stored in SQLite), markup stays text, the browser's
+language, agents search, compare and see the gaps. Screenshots go to artifacts/."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+
+from app import phrases
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 WAIT_MS = 90_000  # two slow cores: the first answer also warms the model up
@@ -32,9 +34,11 @@ def patient_expect():
 
 
 @pytest.fixture
-def page(browser, live_server) -> Page:
-    """The UI freshly opened; only the app itself is reachable, and no dialog may open."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+def page(browser, live_server, request) -> Page:
+    """The UI freshly opened; only the app itself is reachable, and no dialog may open. A test parametrizes it
+    (indirect) with a browser locale, such as "ko-KR", to open it in that language."""
+    locale = {"locale": request.param} if hasattr(request, "param") else {}
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, **locale)
     context.set_default_timeout(WAIT_MS)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
     page = context.new_page()
@@ -105,6 +109,44 @@ def test_an_answer_quotes_cites_opens_its_source_and_takes_feedback(page, feedba
         shot(page, "chat-feedback-not-saved")
         third = ask(page, "How do you destroy my data?")
         expect(third.locator(".pq-quote").first).to_be_visible()  # the chat keeps working
+
+
+def test_the_ask_tab_is_in_english_by_default(page):
+    english = phrases.CHAT["en"]
+    expect(page.get_by_placeholder(english["placeholder"], exact=True)).to_be_visible()
+    expect(page.locator("#pq-ask")).to_have_text(english["ask"])
+    expect(page.get_by_role("tab", name=english["tab_ask"], exact=True)).to_be_visible()
+    expect(page.locator("#pq-policy input")).to_have_value(english["all_policies"])
+    expect(page.locator("#pq-examples span").first).to_have_text(english["try"])
+
+
+@pytest.mark.parametrize("page", ["ko-KR"], indirect=True)
+def test_the_ask_tab_speaks_the_browsers_language_and_each_answer_its_questions(page):
+    korean = phrases.CHAT["ko"]
+    box = page.get_by_placeholder(korean["placeholder"], exact=True)
+    expect(box).to_be_visible()
+    expect(page.locator("#pq-ask")).to_have_text(korean["ask"])
+    for key in ("tab_ask", "tab_search", "tab_compare", "tab_changes", "tab_gaps"):
+        expect(page.get_by_role("tab", name=korean[key], exact=True)).to_be_visible()
+    expect(page.get_by_text(korean["intro"], exact=True)).to_be_visible()
+    expect(page.locator("#pq-policy")).to_contain_text(korean["choose_policy"])
+    expect(page.locator("#pq-policy input")).to_have_value(korean["all_policies"])
+    expect(page.locator("#pq-version input")).to_have_value(korean["latest"])
+    expect(page.locator("#pq-examples span").first).to_have_text(korean["try"])
+    expect(page.locator("#pq-chat .pq-empty")).to_have_text(korean["empty"])
+    expect(page.locator("#pq-viewer")).to_have_text(korean["viewer_empty"])
+    expect(page.locator("#pq-new")).to_have_text(korean["new_conversation"])
+
+    choose_policy(page, "LEJE Privacy Policy")
+    box.fill("how long do you keep my payment records?")
+    box.press("Enter")
+    english = page.locator("#pq-chat .pq-turn").first
+    expect(english.locator(".pq-cite").first).to_have_attribute("title", "Show in the policy")
+    box.fill("결제 기록은 얼마 동안 보관하나요?")
+    box.press("Enter")
+    asked = page.locator("#pq-chat .pq-turn").nth(1)
+    expect(asked.locator(".pq-cite").first).to_have_attribute("title", phrases.chat("ko", "show"))
+    expect(asked.locator(".pq-quote").first).to_contain_text("Records of payment and supply of goods")
 
 
 def test_a_policy_that_is_silent_says_so_with_its_contact(page):

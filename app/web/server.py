@@ -33,7 +33,7 @@ def create_app(engine: Engine, feedback: FeedbackStore) -> FastAPI:
     blocks.queue(max_size=UI_QUEUE, default_concurrency_limit=UI_WORKERS, api_open=False)
     return gr.mount_gradio_app(
         app, blocks, path="/", allowed_paths=[], blocked_paths=blocked,
-        enable_monitoring=False, mcp_server=False, footer_links=[], run_history=False,
+        enable_monitoring=False, mcp_server=False, footer_links=[], run_history=False, i18n=ui.I18N,
     )
 
 

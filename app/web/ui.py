@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import gradio as gr
 
-from .. import answer as answers, changes as diffs, quotes, search, settings, versions
+from .. import answer as answers, changes as diffs, phrases, quotes, search, settings, versions
 from ..answer import Turn
 from ..embedder import Embedder
 from ..engine import Engine
@@ -36,6 +36,7 @@ ALL = "*"  # the dropdown value for "all policies"
 LATEST = ""  # the version dropdown's value for "the latest version"
 HISTORY_TURNS = 6  # earlier exchanges passed to the engine as the conversation
 AGENT_RESULTS = 10
+I18N = gr.I18n(**phrases.CHAT)  # the page's own words, in the browser's language; server.py mounts the UI with it
 
 # Questions each bundled policy answers (tests/test_ui.py checks that it does).
 EXAMPLES: dict[str, tuple[str, ...]] = {
@@ -90,6 +91,12 @@ def notice(text: str, kind: str = "note") -> str:
     return f'<p class="pq-notice pq-{kind}">{escape(text)}</p>'
 
 
+def page_words(key: str) -> str:
+    """The page's words `key` as the marker the browser replaces with them in its language. Not escaped (the marker is
+    JSON, the words are ours), and one to an HTML value: the browser replaces only the first."""
+    return str(I18N(key))
+
+
 def chosen(value: str | None) -> str | None:
     """A dropdown's value, None for its "all" entry."""
     return None if value in (ALL, None, "") else value
@@ -105,13 +112,12 @@ def examples_for(choice: str) -> tuple[str, ...]:
 def render_examples(choice: str) -> str:
     buttons = "".join(f'<button type="button" class="pq-example" data-example="{n}">{escape(q)}</button>'
                       for n, q in enumerate(examples_for(choice)))
-    return f'<div class="pq-examples"><span>Try:</span>{buttons}</div>'
+    return f'<div class="pq-examples"><span>{page_words("try")}</span>{buttons}</div>'
 
 
 def render_transcript(exchanges: list[Exchange]) -> str:
     if not exchanges:
-        return ('<div class="pq-empty">Ask a question about a privacy policy. Answers quote the policy word for word; '
-                'click a numbered citation to read it in the whole policy.</div>')
+        return f'<div class="pq-empty">{page_words("empty")}</div>'
     return "".join(_render_exchange(turn, x) for turn, x in enumerate(exchanges))
 
 
@@ -129,63 +135,79 @@ _QUOTED = re.compile(r"^“(?P<quote>.*)” \[(?P<n>\d+)\]$", re.S)
 
 
 def render_answer(turn: int, answer: Answer) -> str:
-    """The engine's answer text, its “quote” [n] paragraphs as quotations, then the numbered sources."""
-    parts = []
+    """The engine's answer text, its “quote” [n] paragraphs as quotations, then the numbered sources; the words
+    around them in the answer's language."""
+    parts, lang = [], answer.lang
     for paragraph in answer.answer.split("\n\n"):
         quoted = _QUOTED.match(paragraph)
         if quoted and 1 <= int(quoted["n"]) <= len(answer.citations):
             n = int(quoted["n"])
-            parts.append(f'<blockquote class="pq-quote">{render_quote(quoted["quote"])} '
+            parts.append(f'<blockquote class="pq-quote">{render_quote(quoted["quote"], lang)} '
                          f'<button type="button" class="pq-cite" data-turn="{turn}" data-cite="{n}" '
-                         f'title="Show in the policy">[{n}]</button></blockquote>')
+                         f'title="{escape(phrases.chat(lang, "show"))}">[{n}]</button></blockquote>')
         else:
             parts.append(f"<p>{escape(paragraph)}</p>")
     if answer.citations:
-        sources = "".join(_render_source(turn, n, c) for n, c in enumerate(answer.citations, 1))
+        sources = "".join(_render_source(turn, n, c, lang) for n, c in enumerate(answer.citations, 1))
         parts.append(f'<ol class="pq-sources">{sources}</ol>')
     return "".join(parts)
 
 
-_SKIP = ' <span class="pq-skip" title="The policy has words here that the quote leaves out">…</span> '
+def _skip(lang: str) -> str:
+    """The mark of a quote's gap, titled in `lang`."""
+    return f' <span class="pq-skip" title="{escape(phrases.chat(lang, "gap"))}">…</span> '
 
 
-def render_quote(quote: str) -> str:
+def render_quote(quote: str, lang: str = "en") -> str:
     """A quote, escaped, its gap marks (where it leaves out words of the page) shown as such."""
-    return _SKIP.join(escape(piece) for piece in quote.split(quotes.MARK))
+    return _skip(lang).join(escape(piece) for piece in quote.split(quotes.MARK))
 
 
-def _render_source(turn: int, n: int, citation: Citation) -> str:
+def _render_source(turn: int, n: int, citation: Citation, lang: str) -> str:
     """Source [n]: where the quote is from, and how likely its clause is to answer."""
-    likelihood = (f' <span class="pq-likelihood" title="The fitted probability that this clause answers the question">'
-                  f'answers it: {citation.likelihood}</span>' if citation.likelihood else "")
+    # not escaped, as ever: the words are ours, and a browser reads "<1%" as text
+    likelihood = (f' <span class="pq-likelihood" title="{escape(phrases.chat(lang, "fitted"))}">'
+                  f'{phrases.chat(lang, "answers_it", p=citation.likelihood)}</span>' if citation.likelihood else "")
     return (f'<li><button type="button" class="pq-source" data-turn="{turn}" data-cite="{n}">'
-            f'[{n}] {escape(citation.title)} — {escape(citation.section or "opening")}'
-            f'{escape(_page_note(citation))}{_version_note(citation.version)}</button>{likelihood}</li>')
+            f'[{n}] {escape(citation.title)} — {escape(_section(citation.section, lang))}'
+            f'{escape(_page_note(citation, lang) + _version_note(citation.version, lang))}</button>{likelihood}</li>')
 
 
-def _page_note(citation: Citation) -> str:
-    return f", {citation.on_page}" if citation.page else ""
+def _section(section: str, lang: str) -> str:
+    return section or phrases.chat(lang, "opening")
 
 
-def _version_note(version: str | None) -> str:
-    return f" (version of {escape(version)})" if version else ""
+def _page_note(citation: Citation, lang: str) -> str:
+    return f", {phrases.chat(lang, 'at_page', page=citation.page)}" if citation.page else ""
+
+
+def _version_note(version: str | None, lang: str) -> str:
+    return f" {phrases.chat(lang, 'version', version=version)}" if version else ""
 
 
 _THUMB = ('<svg viewBox="0 0 24 24" width="14" height="14" aria-hidden="true"{flip}><path fill="currentColor" '
           'd="M2 21h4V9H2v12zm20-11a2 2 0 0 0-2-2h-6.3l1-4.6V3c0-.4-.2-.8-.4-1.1L13.2 1 6.6 7.6C6.2 8 6 8.5 6 9v10'
           'a2 2 0 0 0 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7v-2z"/></svg>')
-THUMBS = {1: _THUMB.format(flip="") + " Helpful",
-          -1: _THUMB.format(flip=' style="transform: scaleY(-1)"') + " Not helpful"}
+_FLIP = ' style="transform: scaleY(-1)"'
+
+
+def _thumb(rating: int, lang: str) -> str:
+    """A thumb up (1) or down (-1), named in `lang`."""
+    up = rating > 0
+    name = phrases.chat(lang, "helpful" if up else "not_helpful")
+    return f'{_THUMB.format(flip="" if up else _FLIP)} {escape(name)}'
 
 
 def _render_rating(turn: int, exchange: Exchange) -> str:
+    lang = exchange.answer.lang
     if exchange.rating:
-        return f'<div class="pq-rate pq-rated">{THUMBS[exchange.rating]} — {escape(exchange.notice)}</div>'
+        return f'<div class="pq-rate pq-rated">{_thumb(exchange.rating, lang)} — {escape(exchange.notice)}</div>'
     status = notice(exchange.notice, "error") if exchange.notice else ""
-    buttons = "".join(f'<button type="button" data-turn="{turn}" data-rate="{r}">{THUMBS[r]}</button>' for r in (1, -1))
+    buttons = "".join(f'<button type="button" data-turn="{turn}" data-rate="{r}">{_thumb(r, lang)}</button>'
+                      for r in (1, -1))
     return (f'<div class="pq-rate">{buttons}'
             f'<input class="pq-comment" type="text" maxlength="{MAX_TYPED_COMMENT}" '
-            'placeholder="Comment (optional), then a thumb">'
+            f'placeholder="{escape(phrases.chat(lang, "comment"))}">'
             f'{status}</div>')
 
 
@@ -231,7 +253,7 @@ def rate(feedback: FeedbackStore, exchanges: list[Exchange], turn: object, ratin
         return exchanges
     try:
         feedback.add(exchange.answer, rating, comment if isinstance(comment, str) else "", exchange.ask_id)
-        exchange.rating, exchange.notice = rating, "Thanks, your feedback is saved."
+        exchange.rating, exchange.notice = rating, phrases.chat(exchange.answer.lang, "thanks")
     except PolicyQAError as exc:
         exchange.notice = str(exc)
     return exchanges
@@ -248,10 +270,11 @@ def clause_of(index: Index, policy: str, number: int) -> Clause | None:
 
 
 def open_citation(engine: Engine, exchanges: list[Exchange], turn: object, n: object) -> str:
-    """The source viewer for citation [n] of answer `turn`: the whole policy, the quote's pieces highlighted."""
+    """The source viewer for citation [n] of answer `turn`: the whole policy, the quote's pieces highlighted; its
+    words in the answer's language."""
     if not isinstance(turn, int) or not 0 <= turn < len(exchanges) or exchanges[turn].answer is None:
         return render_viewer_empty()
-    citations = exchanges[turn].answer.citations
+    citations, lang = exchanges[turn].answer.citations, exchanges[turn].answer.lang
     if not isinstance(n, int) or not 1 <= n <= len(citations):
         return render_viewer_empty()
     citation = citations[n - 1]
@@ -262,17 +285,17 @@ def open_citation(engine: Engine, exchanges: list[Exchange], turn: object, n: ob
     key = document_key(citation.policy, citation.version)
     policy = index.documents.get(key)
     if policy is None:
-        return notice(f"The {citation.title}{_version_note(citation.version)} is no longer among the indexed policies.",
-                      "error")
+        return notice(phrases.chat(lang, "not_indexed", title=citation.title,
+                                   version=_version_note(citation.version, lang)), "error")
     clause = clause_of(index, key, citation.clause)
     spans = quotes.clean_spans(clause, list(citation.pieces)) if clause else []
     if clause and len(spans) < len(citation.pieces):  # the clause changed since: show it whole
         spans = [(clause.clean_start, clause.clean_end)]
-    return render_viewer(policy, citation, n, spans)
+    return render_viewer(policy, citation, n, spans, lang)
 
 
 def render_viewer_empty() -> str:
-    return '<div class="pq-viewer-empty">Click a numbered citation to read it in the whole policy.</div>'
+    return f'<div class="pq-viewer-empty">{page_words("viewer_empty")}</div>'
 
 
 def _readable(text: str) -> str:
@@ -280,22 +303,24 @@ def _readable(text: str) -> str:
     return escape(text).replace("\n\n", '<span class="pq-gap"></span>')
 
 
-def render_viewer(policy: Policy, citation: Citation, n: int, spans: list[tuple[int, int]]) -> str:
-    """The whole policy, each piece of the quote (clean-text spans, in order) highlighted, … where it skips words."""
+def render_viewer(policy: Policy, citation: Citation, n: int, spans: list[tuple[int, int]], lang: str = "en") -> str:
+    """The whole policy, each piece of the quote (clean-text spans, in order) highlighted, … where it skips words;
+    the viewer's own words in `lang`."""
     text, body, at = policy.text, [], 0
     for k, (a, b) in enumerate(spans):
-        body += [_readable(text[at:a]), _SKIP if k else "", f'<mark class="pq-hit">{_readable(text[a:b])}</mark>']
+        body += [_readable(text[at:a]), _skip(lang) if k else "", f'<mark class="pq-hit">{_readable(text[a:b])}</mark>']
         at = b
     body = "".join(body + [_readable(text[at:])])
-    where = f"[{n}] {citation.section or 'opening'}{_page_note(citation)}" if spans else \
-        f"[{n}] This passage is no longer in the current version of the policy."
+    where = f"[{n}] {_section(citation.section, lang)}{_page_note(citation, lang)}" if spans else \
+        f"[{n}] {phrases.chat(lang, 'gone')}"
     archived = f" ({policy.archived})" if policy.archived else ""
-    links = " · ".join(x for x in (link(policy.source_url, "Original page ↗"),
-                                   link(policy.archive_url, f"Archived copy{archived} ↗")) if x)
+    links = " · ".join(x for x in (link(policy.source_url, f"{phrases.chat(lang, 'original')} ↗"),
+                                   link(policy.archive_url, f"{phrases.chat(lang, 'archived_copy')}{archived} ↗"))
+                       if x)
     links = f'<p class="pq-links">{links}</p>' if links else ""
     # data-opened changes on every click, so re-opening the same citation scrolls to it again
     return (f'<article class="pq-viewer" data-opened="{time.monotonic_ns()}">'
-            f'<header><h3>{escape(policy.title)}{_version_note(policy.version)}</h3>'
+            f'<header><h3>{escape(policy.title + _version_note(policy.version, lang))}</h3>'
             f'<p class="pq-where">{escape(where)}</p>{links}</header>'
             f'<div class="pq-doc" tabindex="0">{body}</div></article>')
 
@@ -383,8 +408,9 @@ def _compare_row(index: Index, engine: Engine, question: str, pid: str, top_k: i
 
 
 def version_choices(engine: Engine, choice: str | None) -> list[tuple[str, str]]:
-    """("Latest", "") and then the version dates of the chosen policy (of every policy for "all"), newest first;
-    only of policies with more than one version, where a date makes a difference."""
+    """("Latest version", "") and then ("In force on <date>", date) for the version dates of the chosen policy (of
+    every policy for "all"), newest first; only of policies with more than one version, where a date makes a
+    difference. The browser shows the words in its language, the date after them."""
     try:
         index = engine.index
         pids = [chosen(choice)] if chosen(choice) in index.versions else list(index.versions)
@@ -392,7 +418,7 @@ def version_choices(engine: Engine, choice: str | None) -> list[tuple[str, str]]
                        reverse=True)
     except PolicyQAError:
         found = []
-    return [("Latest version", LATEST)] + [(f"In force on {d}", d) for d in found]
+    return [(page_words("latest"), LATEST)] + [(f"{page_words('in_force_on')} {d}", d) for d in found]
 
 
 def versioned_choices(engine: Engine) -> list[tuple[str, str]]:
@@ -401,7 +427,7 @@ def versioned_choices(engine: Engine) -> list[tuple[str, str]]:
         many = {pid for pid, found in engine.index.versions.items() if len(found) > 1}
     except PolicyQAError:
         many = set()
-    return [(title, pid) for title, pid in policy_choices(engine, None) if pid in many]
+    return [(title, pid) for title, pid in policy_choices(engine, False) if pid in many]
 
 
 def show_changes(engine: Engine, policy: str | None, since: str | None, until: str | None, section: str | None = ALL,
@@ -599,14 +625,14 @@ element.addEventListener('click', async (event) => {
 """
 
 
-def policy_choices(engine: Engine, everything: str | None = "All policies") -> list[tuple[str, str]]:
-    """(title, id) of the serving policies by title, after an "all" entry when `everything` names it."""
+def policy_choices(engine: Engine, everything: bool = True) -> list[tuple[str, str]]:
+    """(title, id) of the serving policies by title, after an "All policies" entry when `everything`."""
     try:
         policies = engine.index.policies
     except PolicyQAError:
         policies = {}
     ordered = sorted(((p.title, pid) for pid, p in policies.items()), key=lambda c: c[0].lower())
-    return ([(everything, ALL)] if everything else []) + ordered
+    return ([(page_words("all_policies"), ALL)] if everything else []) + ordered
 
 
 def _event(evt: gr.EventData, name: str) -> object:
@@ -629,41 +655,41 @@ def build(engine: Engine, feedback: FeedbackStore, workers: Workers) -> gr.Block
     """The whole UI; server.py mounts it at /. Answers are computed by `workers`, within their time limit."""
     with gr.Blocks(title="PolicyQA", fill_width=True, analytics_enabled=False) as demo:
         exchanges = gr.State([])
-        gr.Markdown("## PolicyQA\nAnswers about privacy policies, quoted word for word from the policies and cited.")
+        gr.Markdown(f"## PolicyQA\n{page_words('intro')}")
         with gr.Tabs():
-            with gr.Tab("Ask", id="ask"):
+            with gr.Tab(I18N("tab_ask"), id="ask"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3):
                         with gr.Row():
-                            policy = gr.Dropdown(policy_choices(engine), value=ALL, label="Policy", elem_id="pq-policy",
-                                                 scale=3)
-                            version = gr.Dropdown(version_choices(engine, ALL), value=LATEST, label="Version",
-                                                  elem_id="pq-version", scale=1)
+                            policy = gr.Dropdown(policy_choices(engine), value=ALL, label=I18N("choose_policy"),
+                                                 elem_id="pq-policy", scale=3)
+                            version = gr.Dropdown(version_choices(engine, ALL), value=LATEST,
+                                                  label=I18N("choose_version"), elem_id="pq-version", scale=1)
                         examples = _html(render_examples(ALL), "pq-examples", EXAMPLES_JS)
                         transcript = _html(render_transcript([]), "pq-chat", CHAT_JS, max_height="65vh", autoscroll=True)
                         with gr.Row():
                             question = gr.Textbox(show_label=False, scale=5, elem_id="pq-question",
-                                                  placeholder="Ask about the policy, e.g. How long do you keep my data?")
-                            send = gr.Button("Ask", variant="primary", scale=1, elem_id="pq-ask")
-                        restart = gr.Button("New conversation", size="sm", elem_id="pq-new")
+                                                  placeholder=I18N("placeholder"))
+                            send = gr.Button(I18N("ask"), variant="primary", scale=1, elem_id="pq-ask")
+                        restart = gr.Button(I18N("new_conversation"), size="sm", elem_id="pq-new")
                     with gr.Column(scale=2):
                         viewer = _html(render_viewer_empty(), "pq-viewer", VIEWER_JS)
-            with gr.Tab("Agents: search", id="search"):
+            with gr.Tab(I18N("tab_search"), id="search"):
                 with gr.Row():
                     query = gr.Textbox(label="Search the policies' clauses", scale=3, elem_id="pq-query")
-                    chosen = gr.Dropdown(policy_choices(engine, None), value=[], multiselect=True, scale=2,
+                    chosen = gr.Dropdown(policy_choices(engine, False), value=[], multiselect=True, scale=2,
                                          label="Policies (none chosen: all)", elem_id="pq-chosen")
                     topic = gr.Dropdown([("Any topic", ALL)] + [(label, key) for key, label in TOPICS.items()],
                                         value=ALL, label="Topic", scale=1, elem_id="pq-topic")
                 find = gr.Button("Search", variant="primary", elem_id="pq-find")
                 hits = _html("", "pq-hits", COPY_JS)
-            with gr.Tab("Agents: compare", id="compare"):
+            with gr.Tab(I18N("tab_compare"), id="compare"):
                 with gr.Row():
                     compared = gr.Textbox(label="One question, asked of every policy", scale=4,
                                           elem_id="pq-compare-question")
                     go = gr.Button("Compare", variant="primary", scale=1, elem_id="pq-compare-go")
                 table = _html("", "pq-compare")
-            with gr.Tab("Changes", id="changes"):
+            with gr.Tab(I18N("tab_changes"), id="changes"):
                 gr.Markdown("What changed between two versions of a policy, clause by clause, each change summed up "
                             "in a line: removed words struck through, added words underlined.")
                 with gr.Row():
@@ -680,7 +706,7 @@ def build(engine: Engine, feedback: FeedbackStore, workers: Workers) -> gr.Block
                     everything = gr.Checkbox(False, label="Also entries that change no word", scale=1,
                                              elem_id="pq-changes-all")
                 changed = _html("", "pq-changes")
-            with gr.Tab("Agents: gaps", id="gaps"):
+            with gr.Tab(I18N("tab_gaps"), id="gaps"):
                 gr.Markdown("The questions customers ask most often that the policies decline or that customers "
                             "thumb down, similar wordings grouped: what the policies do not answer.")
                 with gr.Row():
@@ -713,7 +739,7 @@ def build(engine: Engine, feedback: FeedbackStore, workers: Workers) -> gr.Block
             return render_transcript(state), state
 
         def on_load() -> tuple[gr.Dropdown, gr.Dropdown, gr.Dropdown, gr.Dropdown]:
-            return (gr.Dropdown(choices=policy_choices(engine)), gr.Dropdown(choices=policy_choices(engine, None)),
+            return (gr.Dropdown(choices=policy_choices(engine)), gr.Dropdown(choices=policy_choices(engine, False)),
                     gr.Dropdown(choices=version_choices(engine, ALL), value=LATEST),
                     gr.Dropdown(choices=versioned_choices(engine)))
 
