@@ -317,8 +317,7 @@ def _prepare_index(corpus: Path, index: Path) -> None:
 @click.option("--limit", type=int, default=None, help="Ask only this many PolicyQA questions (spread evenly).")
 @click.option("--skip-bench", is_flag=True, help="Only the gold set, in-sample (no held-out adapters or ranking weights).")
 @click.option("--calibrate", is_flag=True, help="Fit the ranking weights, the support's weights, the clause "
-              "probability and the citing threshold (gold set and PolicyQA dev) and the decline threshold (gold set and the "
-              "customer questions over PolicyQA dev's policies), "
+              "probability and the citing threshold (gold set and PolicyQA dev) and the decline threshold (gold set), "
               "and save them with the package.")
 @click.option("--from-feedback", is_flag=True, help="Evaluate (or with --calibrate fit) on the thumbs-up answers and "
               "declines in the feedback database, in place of the gold set.")
@@ -437,8 +436,8 @@ def _calibrated(index, model, cases: list, ranking: dict[str, float], per_policy
                 left_out: set[str] = frozenset()) -> dict:
     """What `eval --calibrate` saves, fitted with `ranking`: the support's weights and the clause probability on the
     customer `cases` (each asked as `per_policy` says) and the questions asked `elsewhere` (and the same probability
-    without HIT_SIGNALS, for hits they cannot read), then the decline threshold on the cases and the customer questions
-    asked elsewhere (with its 2-fold check and curve) and the citing threshold; the signals `left_out` weigh 0.
+    without HIT_SIGNALS, for hits they cannot read), then the decline threshold on the cases (with its 2-fold check
+    and curve) and the citing threshold; the signals `left_out` weigh 0.
     Nothing is saved here: a fit that fails leaves the shipped numbers as they were."""
     from . import calibration, evaluation, training
 
@@ -450,8 +449,7 @@ def _calibrated(index, model, cases: list, ranking: dict[str, float], per_policy
         unread = calibration.fit_clauses(calibration.without(asked, set(calibration.HIT_SIGNALS)), support["support"],
                                          training.CUSTOMER_WEIGHT)
         with calibration.using(**support, **clauses):
-            outcomes = (evaluation.gold_outcomes(evaluation.run_gold(index, model, cases, 0.0, per_policy))
-                        + evaluation.asked_outcomes([a for a in asked if a.group == "customers"]))
+            outcomes = evaluation.gold_outcomes(evaluation.run_gold(index, model, cases, 0.0, per_policy))
             threshold = evaluation.fit_threshold(outcomes)
             return {"ranking": ranking, **support, **clauses, "clauses_unread": unread["clauses"],
                     "threshold": threshold,

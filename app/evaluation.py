@@ -236,13 +236,6 @@ def gold_outcomes(results: list[CaseResult]) -> list[Outcome]:
     return [Outcome(r.top_score, bool(r.case.anchor), bool(r.rank and r.rank <= 3)) for r in results]
 
 
-def asked_outcomes(asked_: list[calibration.Asked]) -> list[Outcome]:
-    """The Outcome of each question asked, its hits ordered by the clause probability in use."""
-    weights = calibration.fitted()["support"]
-    return [Outcome(float(p[0]), a.answerable, bool(right[:3].any()))
-            for a in asked_ for p, right in [calibration.ranked(a, weights)]]
-
-
 def decline_curve(outcomes: list[Outcome], thresholds: list[float]) -> list[dict]:
     """For each threshold: decline precision/recall and the share of answerable questions kept."""
     rows = []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app import answer, clauses, crosslingual, documents, evaluation, store
+from app import answer, calibration, clauses, crosslingual, documents, evaluation, store
 from app.tokens import query_tokens, tokenize
 
 DATA = Path(__file__).parent / "data"
@@ -103,3 +103,13 @@ def test_the_foreign_set_is_measured_by_eval(tmp_path, model):
     own = [by["sparcs-sso", "ko"], by["zfl", "de"], by["pyconjp", "ja"]]
     found = sum(r["retrieval_hit@3"] * r["answerable"] for r in own)
     assert found >= 0.75 * sum(r["answerable"] for r in own), own  # 20 of 21 when written
+
+
+def test_a_hit_the_english_signals_cannot_read_takes_the_probability_fitted_without_them(index, model):
+    korean, english = ("개인정보를 다른 회사에 넘기나요?", "sparcs-sso"), ("how long do you keep payment records?", "leje")
+    before = {q: answer.assess(index, model, q, policy=p).probability for q, p in (korean, english)}
+    never = {**calibration.fitted()["clauses"], "intercept": -50.0}
+    with calibration.using(clauses_unread=never):
+        after = {q: answer.assess(index, model, q, policy=p).probability for q, p in (korean, english)}
+    assert before[korean[0]] > 0.1 and after[korean[0]] == 0.0  # read through clauses_unread
+    assert after[english[0]] == before[english[0]] > 0.1  # read by the reader: the shipped probability
