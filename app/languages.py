@@ -31,8 +31,11 @@ def detect(text: str) -> str:
 
 def of(question: str, lang: str | None = None) -> str:
     """`lang` when the caller names one (an error unless PolicyQA speaks it), else the question's detected language."""
-    if lang is None:
-        return detect(question)
+    return detect(question) if lang is None else named(lang)
+
+
+def named(lang: object) -> str:
+    """The code of a language a caller names (" DE " is "de"): a PolicyQAError unless PolicyQA speaks it."""
     code = lang.strip().lower() if isinstance(lang, str) else lang
     if code not in LANGUAGES:
         raise PolicyQAError(f"Unknown language {lang!r}; choose one of: {', '.join(LANGUAGES)}.")

@@ -5,7 +5,7 @@ themselves are the policy's own words and are never translated."""
 
 from __future__ import annotations
 
-from .languages import of
+from .languages import named
 
 # says: one quote follows; says_in: several; silent: the policy does not answer; contact: who it names for what it
 # does not answer; nowhere: no policy answers (none chosen); product: a product or support question, not a privacy one.
@@ -697,7 +697,7 @@ def join(lang: str, sentences: list[str]) -> str:
 
 def labels(lang: str) -> dict[str, str]:
     """The widget's labels in `lang`, checked as a question's `lang` is: a PolicyQAError unless PolicyQA speaks it."""
-    return LABELS[of("", lang)]
+    return LABELS[named(lang)]
 
 
 def chat(lang: str, key: str, **fields: object) -> str:

@@ -578,8 +578,8 @@ async def policy_changes(policy_id: str, request: Request, engine: Annotated[Eng
 async def labels(lang: Annotated[str, Query(max_length=8, description="ISO 639-1, one of: "
                                                                       + ", ".join(languages.LANGUAGES))] = "en") -> dict:
     """The widget's own words in one language: what embed.js puts on its button, and what /widget?lang= shows."""
-    code = languages.of("", lang)
-    return {"lang": code, "labels": phrases.labels(code)}
+    code = languages.named(lang)
+    return {"lang": code, "labels": phrases.LABELS[code]}
 
 
 @router.post("/admin/reindex", response_model=Reindexed, tags=["admin"], responses={401: {"model": ErrorOut}})

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 
 from .. import phrases
 from ..errors import PolicyQAError
-from ..languages import of
+from ..languages import named
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = {"widget.js": "text/javascript", "viewer.js": "text/javascript", "widget.css": "text/css",
@@ -47,7 +47,7 @@ def _html(name: str, csp: str) -> FileResponse:
 def _language(lang: str | None) -> str:
     """The language a page is shown in: `lang` when PolicyQA speaks it, else English (see the module's docstring)."""
     try:
-        return of("", lang or "en")
+        return named(lang or "en")
     except PolicyQAError:
         return "en"
 
@@ -55,7 +55,7 @@ def _language(lang: str | None) -> str:
 @lru_cache(maxsize=None)
 def _rendered(name: str, lang: str) -> str:
     """The template static/`name` with the labels of `lang` (a language PolicyQA speaks) filled in."""
-    labels = phrases.labels(lang)
+    labels = phrases.LABELS[lang]
     # "<" escaped: no label can end the data block's <script> element
     data = json.dumps(labels, ensure_ascii=False).replace("<", "\\u003c")
     fields = {**{key: html.escape(text) for key, text in labels.items()}, "lang": lang, "labels": data}
