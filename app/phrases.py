@@ -5,7 +5,6 @@ themselves are the policy's own words and are never translated."""
 
 from __future__ import annotations
 
-from .languages import named
 
 # says: one quote follows; says_in: several; silent: the policy does not answer; contact: who it names for what it
 # does not answer; nowhere: no policy answers (none chosen); product: a product or support question, not a privacy one.
@@ -693,11 +692,6 @@ def say(lang: str, key: str, **fields: object) -> str:
 def join(lang: str, sentences: list[str]) -> str:
     """Sentences run together as `lang` writes them."""
     return _SPACE.get(lang, " ").join(sentences)
-
-
-def labels(lang: str) -> dict[str, str]:
-    """The widget's labels in `lang`, checked as a question's `lang` is: a PolicyQAError unless PolicyQA speaks it."""
-    return LABELS[named(lang)]
 
 
 def chat(lang: str, key: str, **fields: object) -> str:

@@ -102,7 +102,7 @@ def test_snippet_on_another_origin_answers_with_quotes(page, shop, engine):
 
 
 def test_the_widget_speaks_the_language_the_page_asks_for(page, shop):
-    korean = phrases.labels("ko")
+    korean = phrases.LABELS["ko"]
     _, frame = open_widget(page, shop.replace("help.html", "help-ko.html"), korean)
     expect(frame.locator("html")).to_have_attribute("lang", "ko")
     expect(frame.get_by_label(korean["question"])).to_have_attribute("placeholder", korean["placeholder"])
