@@ -1,3 +1,3 @@
 """PolicyQA: answers questions about policies by quoting, word for word, the clauses that answer them."""
 
-__version__ = "0.16.0"
+__version__ = "0.17.0"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import (calibration, excerpts, facts, languages, phrases, questions, quotes, reader, search, settings, topics,
-               versions, vocabulary)
+from . import (calibration, excerpts, facts, languages, multilingual_reader, phrases, questions, quotes, reader, search,
+               settings, topics, versions, vocabulary)
 from .embedder import Embedder
 from .errors import PolicyQAError
 from .records import Answer, Citation, Clause, Policy
@@ -121,30 +121,29 @@ def assess(index: Index, embedder: Embedder, question: str, policy: str | None =
     signals = {"absent": topics.uncovered(topics.model().probabilities(vector)[0], covered) if covered else 0.0,
                "unmentioned": float(bool(named and vocabulary.unmentioned(query, index.documents[documents[0]].text))),
                "product": asked.product(vector)}
-    per_hit, read = _hit_signals(index, query, vector, hits)
+    per_hit = _hit_signals(index, query, vector, hits)
     confidence = calibration.confidence(max((h.support for h in hits), default=float("-inf")), signals)
-    probabilities = calibration.probabilities(confidence, np.array([h.score for h in hits]), per_hit, read)
+    probabilities = calibration.probabilities(confidence, np.array([h.score for h in hits]), per_hit)
     order = np.argsort(-probabilities, kind="stable")  # the fitted probability ranks, not the score alone
     return Assessment(question, scope, query, vector, [hits[i] for i in order], signals,
                       dict(zip(calibration.HIT_SIGNALS, per_hit[order].T.tolist())), confidence,
                       probabilities[order].tolist(), as_of)
 
 
-def _hit_signals(index: Index, query: str, vector: np.ndarray, hits: list[search.Hit]) -> tuple[np.ndarray, np.ndarray]:
-    """calibration.HIT_SIGNALS of each hit, one row per hit, and whether both could read it. Both read English: the
-    fact recognisers English words, the reader English questions and clauses (it was fitted on those); of a clause
-    or question in another language they read 0, as if they had not looked."""
+def _hit_signals(index: Index, query: str, vector: np.ndarray, hits: list[search.Hit]) -> np.ndarray:
+    """calibration.HIT_SIGNALS of each hit, one row per hit. The fact recogniser reads English clauses (of another
+    language it reads 0, as if it had not looked); the reader reads an English question with an English clause, and
+    its multilingual student every other pair, on the reader's scale."""
     english = np.array([index.documents[h.clause.document].lang == "en" for h in hits], dtype=bool)
-    texts = [h.clause.text for h, read in zip(hits, english) if read]
     asks = questions.model().asks(vector)
     unstated, reads = np.zeros(len(hits)), np.zeros(len(hits))
-    unstated[english] = [facts.unstated(asks, text) for text in texts]
-    asked_in_english = languages.detect(query) == "en"
-    reading = reader.model() if texts and asked_in_english else None
-    if reading:
-        reads[english] = reading.logits(query, texts)
+    unstated[english] = [facts.unstated(asks, h.clause.text) for h, read in zip(hits, english) if read]
+    readable = english & (languages.detect(query) == "en")
+    for part, model in ((readable, reader.model()), (~readable, multilingual_reader.model())):
+        if model and part.any():
+            reads[part] = model.logits(query, [h.clause.text for h, read in zip(hits, part) if read])
     found = {"unstated": unstated, "reads": reads}
-    return np.array([found[name] for name in calibration.HIT_SIGNALS], dtype=float).T, english & asked_in_english
+    return np.array([found[name] for name in calibration.HIT_SIGNALS], dtype=float).T
 
 
 def ask(index: Index, embedder: Embedder, question: str, policy: str | None = None,

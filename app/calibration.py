@@ -66,7 +66,8 @@ SUPPORT_SIGNALS = ("topic", "coverage", "absent", "unmentioned", "product")
 QUESTION_SIGNALS = SUPPORT_SIGNALS[2:]
 # What the probability that a clause answers reads: the question's confidence, how far the clause's ranking score
 # falls below the best, and HIT_SIGNALS: the probability that the question asks for a kind of fact the clause does not
-# state (facts.unstated) and the reader's logit for the question and clause read together (reader.Reader).
+# state (facts.unstated) and the reader's logit for the question and clause read together (reader.Reader; its
+# multilingual student's where a question or clause is not English).
 CLAUSE_SIGNALS = ("confidence", "gap", "unstated", "reads")
 HIT_SIGNALS = CLAUSE_SIGNALS[2:]
 
@@ -161,18 +162,12 @@ def fit_clauses(asked: list[Asked], weights: dict[str, float], customer_weight: 
             | {"intercept": round(float(model.intercept_[0]), 3)}}
 
 
-def probabilities(confidence_: float, scores: np.ndarray, signals: np.ndarray, read: np.ndarray | None = None
-                  ) -> np.ndarray:
+def probabilities(confidence_: float, scores: np.ndarray, signals: np.ndarray) -> np.ndarray:
     """Each hit's probability that it answers the question (`fit_clauses`), from the question's confidence, the
-    hits' ranking scores and their HIT_SIGNALS (one row per hit). A hit whose HIT_SIGNALS could not be `read` (False:
-    a question or clause in another language than English) takes the probability fitted without them,
-    "clauses_unread", when the calibration has one."""
+    hits' ranking scores and their HIT_SIGNALS (one row per hit)."""
     if not len(scores) or not np.isfinite(confidence_):
         return np.zeros(len(scores))
-    fitted_ = fitted()
-    logit = _logit(fitted_["clauses"], confidence_, scores, signals)
-    if read is not None and "clauses_unread" in fitted_ and not read.all():
-        logit = np.where(read, logit, _logit(fitted_["clauses_unread"], confidence_, scores, signals))
+    logit = _logit(fitted()["clauses"], confidence_, scores, signals)
     return np.round(1 / (1 + np.exp(-np.clip(logit, -50.0, 50.0))), 4)
 
 

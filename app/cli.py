@@ -435,9 +435,8 @@ def _measured(index, model, cases: list, per_policy: dict | None, bench: tuple |
 def _calibrated(index, model, cases: list, ranking: dict[str, float], per_policy: dict | None, elsewhere: list,
                 left_out: set[str] = frozenset()) -> dict:
     """What `eval --calibrate` saves, fitted with `ranking`: the support's weights and the clause probability on the
-    customer `cases` (each asked as `per_policy` says) and the questions asked `elsewhere` (and the same probability
-    without HIT_SIGNALS, for hits they cannot read), then the decline threshold on the cases (with its 2-fold check
-    and curve) and the citing threshold; the signals `left_out` weigh 0.
+    customer `cases` (each asked as `per_policy` says) and the questions asked `elsewhere`, then the decline threshold
+    on the cases (with its 2-fold check and curve) and the citing threshold; the signals `left_out` weigh 0.
     Nothing is saved here: a fit that fails leaves the shipped numbers as they were."""
     from . import calibration, evaluation, training
 
@@ -446,13 +445,10 @@ def _calibrated(index, model, cases: list, ranking: dict[str, float], per_policy
                                     + elsewhere, left_out)
         support = calibration.fit_support(asked)
         clauses = calibration.fit_clauses(asked, support["support"], training.CUSTOMER_WEIGHT)
-        unread = calibration.fit_clauses(calibration.without(asked, set(calibration.HIT_SIGNALS)), support["support"],
-                                         training.CUSTOMER_WEIGHT)
         with calibration.using(**support, **clauses):
             outcomes = evaluation.gold_outcomes(evaluation.run_gold(index, model, cases, 0.0, per_policy))
             threshold = evaluation.fit_threshold(outcomes)
-            return {"ranking": ranking, **support, **clauses, "clauses_unread": unread["clauses"],
-                    "threshold": threshold,
+            return {"ranking": ranking, **support, **clauses, "threshold": threshold,
                     "cite": calibration.fit_citing(asked, threshold),
                     "cross_validated": evaluation.cross_validated(outcomes),
                     "curve": evaluation.decline_curve(outcomes, evaluation.threshold_grid(outcomes))}
@@ -602,10 +598,10 @@ def _render_ablation(steps: dict[str, dict]) -> list[str]:
 def train(index: Path | None, gold: Path | None, bench: Path | None, bench_dir: Path | None, skip_bench: bool,
           from_feedback: bool) -> None:
     """Refit the query adapter (app/data/adapter.npz) and the excerpt model (app/data/excerpts.json) on PolicyQA dev
-    and the gold set, the question classifier (app/data/questions.npz) on app/data/question_kinds.jsonl and the
-    reader (app/data/reader.onnx) on the customer questions over PolicyQA's policies (with --skip-bench, the gold
-    set's)."""
-    from . import adapter, embedder, evaluation, excerpts, questions, reader, store, training
+    and the gold set, the question classifier (app/data/questions.npz) on app/data/question_kinds.jsonl, and the
+    reader (app/data/reader.onnx) and its multilingual student (app/data/multilingual_reader.npz) on the customer
+    questions over PolicyQA's policies (with --skip-bench, the gold set's)."""
+    from . import adapter, embedder, evaluation, excerpts, multilingual_reader, questions, reader, store, training
     from .tokens import search_text
 
     index = index or settings.path("index")
@@ -634,18 +630,21 @@ def train(index: Path | None, gold: Path | None, bench: Path | None, bench_dir: 
     fitted_questions, accuracy = questions.fit(kinds, labelled), questions.held_out_accuracy(kinds, labelled)
     fitting = reader.shipped_path().with_name(".fitting-reader.onnx")  # published once every part is fitted
     try:
-        reader.fit(pairs, fitting, _progress_bars())
+        student, correlation = multilingual_reader.taught(reader.fit(pairs, fitting, _progress_bars()), pairs)
         adapter.save(fitted_adapter, adapter.shipped_path())
         excerpts.save(fitted_excerpts, excerpts.shipped_path())
         questions.save(fitted_questions, questions.shipped_path())
+        multilingual_reader.save(student, multilingual_reader.shipped_path())
         reader.publish(fitting)
     finally:
         fitting.unlink(missing_ok=True)
     click.echo(f"Fitted on {len(policyqa)} PolicyQA and {len(customer)} customer questions ({len(sentences)} answering "
                f"clauses for excerpts), {len(labelled)} labelled questions (held out by sector: product or policy "
                f"{accuracy['about']:.1%} right, fact asked for {accuracy['fact']:.1%}) and {len(pairs)} question-clause "
-               f"pairs for the reader; saved {adapter.shipped_path()}, {excerpts.shipped_path()}, "
-               f"{questions.shipped_path()} and {reader.shipped_path()}. "
+               f"pairs for the reader (its multilingual student's logits correlate {correlation:.2f} with its own on every "
+               f"{multilingual_reader.HELD_OUT}th question held out); saved {adapter.shipped_path()}, "
+               f"{excerpts.shipped_path()}, {questions.shipped_path()}, {multilingual_reader.shipped_path()} and "
+               f"{reader.shipped_path()}. "
                "Run `policyqa eval --calibrate` to refit the probability that reads them, on held-out policies.")
 
 

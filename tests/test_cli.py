@@ -236,10 +236,10 @@ def _rated(engine, db: Path, answers: list[tuple[str, str]]) -> None:
 @pytest.fixture
 def shipped_files(tmp_path, monkeypatch):
     """The package's fitted files copied to `tmp_path`, where the fitting commands save in their place."""
-    from app import adapter, calibration, excerpts, questions, reader
+    from app import adapter, calibration, excerpts, multilingual_reader, questions, reader
 
     fitted = ((calibration, "calibration.json"), (adapter, "adapter.npz"), (excerpts, "excerpts.json"),
-              (questions, "questions.npz"), (reader, "reader.onnx"))
+              (questions, "questions.npz"), (reader, "reader.onnx"), (multilingual_reader, "multilingual_reader.npz"))
     paths = {}
     for module, name in fitted:
         paths[name] = tmp_path / name
@@ -307,8 +307,9 @@ def test_train_on_a_deployers_own_questions_alone_needs_no_policyqa(engine, tmp_
     excerpts.shipped.cache_clear()
     assert adapter.shipped().weights.shape == shipped_adapter.shape and not (adapter.shipped().weights == shipped_adapter).all()
     assert excerpts.shipped() is not None
-    package = ROOT / "app" / "data" / "reader.onnx"
-    assert shipped_files["reader.onnx"].read_bytes() != package.read_bytes()  # refitted in place of the package's
+    for name in ("reader.onnx", "multilingual_reader.npz"):  # refitted in place of the package's
+        assert shipped_files[name].read_bytes() != (ROOT / "app" / "data" / name).read_bytes()
+    assert "its multilingual student's logits correlate" in result.output
 
     unanswerable = tmp_path / "unanswerable.jsonl"
     unanswerable.write_text("\n".join(line for line in lines if '"anchor": null' in line) + "\n", encoding="utf-8")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from app import answer, calibration, clauses, crosslingual, documents, evaluation, store
+from app import answer, clauses, crosslingual, documents, evaluation, multilingual_reader, reader, store
 from app.tokens import query_tokens, tokenize
 
 DATA = Path(__file__).parent / "data"
@@ -105,11 +106,17 @@ def test_the_foreign_set_is_measured_by_eval(tmp_path, model):
     assert found >= 0.75 * sum(r["answerable"] for r in own), own  # 20 of 21 when written
 
 
-def test_a_hit_the_english_signals_cannot_read_takes_the_probability_fitted_without_them(index, model):
-    korean, english = ("개인정보를 다른 회사에 넘기나요?", "sparcs-sso"), ("how long do you keep payment records?", "leje")
-    before = {q: answer.assess(index, model, q, policy=p).probability for q, p in (korean, english)}
-    never = {**calibration.fitted()["clauses"], "intercept": -50.0}
-    with calibration.using(clauses_unread=never):
-        after = {q: answer.assess(index, model, q, policy=p).probability for q, p in (korean, english)}
-    assert before[korean[0]] > 0.1 and after[korean[0]] == 0.0  # read through clauses_unread
-    assert after[english[0]] == before[english[0]] > 0.1  # read by the reader: the shipped probability
+def test_hits_the_reader_cannot_read_are_read_by_its_multilingual_student(index, model):
+    """The reader reads an English question with an English clause; its student every other pair (a Korean question,
+    a Korean clause), on the reader's scale; with no student those read 0, as before it."""
+    english, asked_in_korean, of_korean = (("how long do you keep payment records?", "leje"),
+                                           ("결제 기록은 얼마나 오래 보관하나요?", "leje"),
+                                           ("what do you collect when I log in?", "sparcs-sso"))
+    for (question, policy), teacher in ((english, reader.model()), (asked_in_korean, multilingual_reader.model()),
+                                        (of_korean, multilingual_reader.model())):
+        found = answer.assess(index, model, question, policy=policy)
+        expected = teacher.logits(found.query, [h.clause.text for h in found.hits])
+        assert np.allclose(found.hit_signals["reads"], expected, atol=1e-6) and expected.std() > 0.05
+    with multilingual_reader.using(None):
+        unread = answer.assess(index, model, asked_in_korean[0], policy="leje")
+    assert unread.hit_signals["reads"] == [0.0] * len(unread.hits)
