@@ -622,15 +622,17 @@ def train(index: Path | None, gold: Path | None, bench: Path | None, bench_dir: 
         policyqa = training.policyqa_examples(policyqa_index, model, asked)
         sentences = training.policyqa_excerpts(policyqa_index, model, asked) + sentences
         pairs = training.reader_pairs(policyqa_index, model, evaluation.customer_questions(work / "corpus"))
+        lessons = training.student_lessons(policyqa_index, model, pairs, training.translated_questions())
     else:
         pairs = training.gold_reader_pairs(customer_index, model, cases)
+        lessons = training.student_lessons(customer_index, model, pairs, [])
     labelled = questions.load()
     kinds = model.encode([search_text(q.question) for q in labelled])
     fitted_adapter, fitted_excerpts = training.fit(policyqa, customer), excerpts.fit(sentences)  # all, then save
     fitted_questions, accuracy = questions.fit(kinds, labelled), questions.held_out_accuracy(kinds, labelled)
     fitting = reader.shipped_path().with_name(".fitting-reader.onnx")  # published once every part is fitted
     try:
-        student, correlation = multilingual_reader.taught(reader.fit(pairs, fitting, _progress_bars()), pairs)
+        student, correlation = multilingual_reader.taught(reader.fit(pairs, fitting, _progress_bars()), lessons)
         adapter.save(fitted_adapter, adapter.shipped_path())
         excerpts.save(fitted_excerpts, excerpts.shipped_path())
         questions.save(fitted_questions, questions.shipped_path())
@@ -641,8 +643,9 @@ def train(index: Path | None, gold: Path | None, bench: Path | None, bench_dir: 
     click.echo(f"Fitted on {len(policyqa)} PolicyQA and {len(customer)} customer questions ({len(sentences)} answering "
                f"clauses for excerpts), {len(labelled)} labelled questions (held out by sector: product or policy "
                f"{accuracy['about']:.1%} right, fact asked for {accuracy['fact']:.1%}) and {len(pairs)} question-clause "
-               f"pairs for the reader (its multilingual student's logits correlate {correlation:.2f} with its own on every "
-               f"{multilingual_reader.HELD_OUT}th question held out); saved {adapter.shipped_path()}, "
+               f"pairs for the reader, {len(lessons)} in nine languages for its multilingual student (whose logits "
+               f"correlate {correlation:.2f} with the reader's on every {multilingual_reader.HELD_OUT}th question held "
+               f"out); saved {adapter.shipped_path()}, "
                f"{excerpts.shipped_path()}, {questions.shipped_path()}, {multilingual_reader.shipped_path()} and "
                f"{reader.shipped_path()}. "
                "Run `policyqa eval --calibrate` to refit the probability that reads them, on held-out policies.")
@@ -673,19 +676,20 @@ def train_topics(bench_dir: Path | None) -> None:
 @_friendly
 def train_languages(bench_dir: Path | None) -> None:
     """Refit the map that carries questions in other languages into the embedder's space (app/data/crosslingual.npz),
-    on English texts alone; prints its held-out cosine."""
+    on English texts and the team's customer questions in eight other languages; prints its held-out cosines."""
     from . import crosslingual, embedder, training
 
     bench_dir = bench_dir or settings.shared_data() / "bench"
     if not (bench_dir / "policyqa_dev.json").is_file():
         raise PolicyQAError(f"{bench_dir / 'policyqa_dev.json'} is missing; point --bench-dir at the folder with "
                             "PolicyQA's policyqa_dev.json and privacyqa_questions_train.tsv.")
-    texts = training.crosslingual_texts(bench_dir)
-    click.echo(f"Embedding {len(texts)} English training texts twice...", err=True)
-    fitted, cosine = crosslingual.fit(texts, embedder.get())
+    texts, translated = training.crosslingual_texts(bench_dir), training.translated_questions()
+    click.echo(f"Embedding {len(texts)} English training texts and {len(translated)} translated questions...", err=True)
+    fitted, cosine = crosslingual.fit(texts, translated, embedder.get())
     crosslingual.save(fitted, crosslingual.shipped_path())
-    click.echo(f"Held out (every {crosslingual.HELD_OUT}th text): mean cosine {cosine:.3f} with the embedder's "
-               f"vectors. Saved {crosslingual.shipped_path()}")
+    click.echo(f"Held out, mean cosine of the mapped vector with the embedder's: {cosine['english']:.3f} for every "
+               f"{crosslingual.HELD_OUT}th English text, {cosine['translated']:.3f} for the translated questions about "
+               f"every {crosslingual.HELD_OUT}th policy (to their English originals). Saved {crosslingual.shipped_path()}")
 
 
 @cli.command("settings")

@@ -3,9 +3,10 @@
 The reader (app/reader.py) was fitted on English questions and clauses. Its student reads the two through USE
 multilingual v3 (the encoder app/crosslingual.py already loads), which puts a text and its translations close
 together: a ridge regression from the element-wise product and distance of the question's and the clause's vectors,
-and their cosine, to the reader's logit, fitted on the reader's own training pairs. What it learns from English pairs
-then carries to a Korean question or a German clause, and its output stands on the reader's scale, so the fitted
-probability that a clause answers (calibration.fit_clauses) weighs it as it weighs the reader.
+and their cosine, to the reader's logit, fitted on the reader's own training pairs, and on the same pairs with the
+question as customers type it in eight other languages, taught the English question's logit
+(training.student_lessons). What it learns carries to a German clause as well, and its output stands on the reader's
+scale, so the fitted probability that a clause answers (calibration.fit_clauses) weighs it as it weighs the reader.
 
 `policyqa train` fits it beside the reader and ships it in app/data/multilingual_reader.npz (4 KB).
 """
@@ -24,15 +25,15 @@ from .errors import PolicyQAError
 from .overrides import Override
 
 # How hard the ridge pulls the weights toward 0. On the gold set's 1,367 hits over the seeds (neither the reader nor its
-# student was fitted on them), the student's logit ranks the answering hits with ROC AUC 0.881 at 1, 0.892 at 10 and
-# 0.888 at 100; the reader's own, 0.898.
+# student was fitted on them), a student fitted on the English pairs ranks the answering hits with ROC AUC 0.881 at 1,
+# 0.892 at 10 and 0.888 at 100; the reader's own, 0.898.
 DECAY = 10.0
 HELD_OUT = 5  # every fifth question's pairs measure the fit
 
 
 def features(question: np.ndarray, clauses: np.ndarray) -> np.ndarray:
-    """What the student reads of one question vector and each clause vector (unit USE vectors, one row per clause):
-    their element-wise product and absolute difference, and their cosine."""
+    """What the student reads of a question's vector and each clause's (unit USE vectors, one row per clause; one
+    question for all, or one row each): their element-wise product and absolute difference, and their cosine."""
     product = clauses * question
     return np.hstack([product, np.abs(clauses - question), product.sum(axis=1, keepdims=True)])
 
@@ -74,30 +75,35 @@ def using(student: Student | None) -> AbstractContextManager[None]:
     return _override.using(student)
 
 
-def fit(pairs: list[tuple[str, str]], logits: np.ndarray) -> tuple[Student, float]:
-    """The student of the reader whose `logits` these are for `pairs` (question, clause text), and the correlation
-    between its logits and the reader's on every HELD_OUT-th question's pairs, fitted without them."""
-    questions = {q: i for i, q in enumerate(dict.fromkeys(q for q, _ in pairs))}
-    if len(questions) < 2 * HELD_OUT:
+# What the student learns from: the question it reads (in any language), a clause, and the question the reader reads
+# with that clause (the English original), whose logit the student learns.
+Lesson = tuple[str, str, str]
+
+
+def fit(lessons: list[Lesson], logits: np.ndarray) -> tuple[Student, float]:
+    """The student of the reader whose `logits` these are for `lessons`, and the correlation between its logits and
+    the reader's on the lessons of every HELD_OUT-th English question (in every language), fitted without them."""
+    originals = {q: i for i, q in enumerate(dict.fromkeys(q for _, _, q in lessons))}
+    if len(originals) < 2 * HELD_OUT:
         raise PolicyQAError(f"The multilingual reader needs the pairs of {2 * HELD_OUT} questions or more to fit and "
-                            f"check on; these have {len(questions)}.")
-    texts = sorted({text for pair in pairs for text in pair})
+                            f"check on; these have {len(originals)}.")
+    texts = sorted({text for asked, clause, _ in lessons for text in (asked, clause)})
     at = {text: i for i, text in enumerate(texts)}
     vectors = crosslingual.encode(texts).astype(np.float64)
-    rows = np.vstack([features(vectors[at[q]], vectors[at[c]].reshape(1, -1)) for q, c in pairs])
-    held = np.array([questions[q] % HELD_OUT == 0 for q, _ in pairs])
+    rows = features(vectors[[at[asked] for asked, _, _ in lessons]], vectors[[at[clause] for _, clause, _ in lessons]])
+    held = np.array([originals[q] % HELD_OUT == 0 for _, _, q in lessons])
     check = _ridge(rows[~held], logits[~held])
     correlation = float(np.corrcoef(rows[held] @ check[:-1] + check[-1], logits[held])[0, 1])
     return Student(_ridge(rows, logits)), correlation
 
 
-def taught(teacher: reader.Reader, pairs: list[reader.Pair]) -> tuple[Student, float]:
-    """The student of `teacher` on the pairs it was fitted on, and its held-out correlation (`fit`)."""
-    texts: dict[str, list[str]] = {}
-    for question, text, _ in pairs:
-        texts.setdefault(question, []).append(text)
-    logits = {q: dict(zip(t, teacher.logits(q, t).tolist())) for q, t in texts.items()}
-    return fit([(q, text) for q, text, _ in pairs], np.array([logits[q][text] for q, text, _ in pairs]))
+def taught(teacher: reader.Reader, lessons: list[Lesson]) -> tuple[Student, float]:
+    """The student of `teacher` on `lessons` (training.student_lessons), and its held-out correlation (`fit`)."""
+    texts: dict[str, dict[str, None]] = {}
+    for _, clause, original in lessons:
+        texts.setdefault(original, {})[clause] = None
+    logits = {q: dict(zip(t, teacher.logits(q, list(t)).tolist())) for q, t in texts.items()}
+    return fit(lessons, np.array([logits[original][clause] for _, clause, original in lessons]))
 
 
 def _ridge(rows: np.ndarray, target: np.ndarray) -> np.ndarray:

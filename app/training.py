@@ -10,8 +10,12 @@ Training data:
   times: they are few (115 against 2,420) but worded the way the product is asked.
 - the team's customer questions over PolicyQA dev's policies (app/data/policyqa_customers.jsonl: 662 answerable
   with a verbatim anchor, 279 that the policy does not answer): the reader's training data.
-- for the map of questions in other languages (app/crosslingual.py), English texts of all of these, PrivacyQA's
-  questions and the labelled customer questions (`crosslingual_texts`).
+- the same customer questions as customers would type them in Korean, Japanese, Chinese, Spanish, German, French,
+  Portuguese and Italian (app/data/policyqa_customers_translated.jsonl, 7,528, written by the team: informal, in
+  their own words): the map of questions in other languages (app/crosslingual.py) and the reader's multilingual
+  student (app/multilingual_reader.py) learn from them.
+- for the map, English texts of all of these, PrivacyQA's questions and the labelled customer questions
+  (`crosslingual_texts`).
 
 A deployer can add their own questions in the gold set's format (`--gold`) and retrain.
 """
@@ -25,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import adapter, answer, calibration, evaluation, excerpts, questions, reader, search, store, topics
+from . import (adapter, answer, calibration, crosslingual, evaluation, excerpts, multilingual_reader, questions,
+               reader, search, store, topics)
 from .embedder import Embedder
 from .tokens import search_text
 
@@ -225,6 +230,29 @@ def held_out_adapters(folds: list[evaluation.Fold], questions: list[evaluation.B
     per_policy = {policy: fit(every_policyqa, gold_examples(seed_index, embedder, [c for c in cases if c.expected_policy != policy]))
                   for policy in seed_index.policies}
     return per_fold, per_policy
+
+
+def translated_questions() -> list[crosslingual.Translated]:
+    """The customer questions over PolicyQA's policies as customers would type them in other languages
+    (app/data/policyqa_customers_translated.jsonl: one {"id", "lang", "question"} per line, by the English row's id)."""
+    english = {case.id: case for case in evaluation.load_gold(evaluation.data_file("policyqa_customers.jsonl"))}
+    with evaluation.data_file("policyqa_customers_translated.jsonl").open(encoding="utf-8") as lines:
+        rows = [json.loads(line) for line in lines if line.strip()]
+    return [crosslingual.Translated(english[row["id"]].policy, english[row["id"]].question, row["question"], row["lang"])
+            for row in rows]
+
+
+def student_lessons(index: store.Index, embedder: Embedder, pairs: list[reader.Pair],
+                    translated: list[crosslingual.Translated]) -> list[multilingual_reader.Lesson]:
+    """What the reader's multilingual student learns from: each of the reader's `pairs` as it is, and with its
+    question as customers would type it in another language (`translated`), searched as a question is (company
+    names out); the clause as it is. Questions with no translation are learnt in English alone."""
+    asked: dict[str, list[str]] = {}
+    for t in translated:
+        original = answer.read_question(index, embedder, t.english, t.policy)[3]  # searched, as the reader read it
+        asked.setdefault(original, []).append(search.without_names(index, answer.clean_question(t.question)))
+    return [(question, clause, original) for original, clause, _ in pairs
+            for question in (original, *asked.get(original, ()))]
 
 
 def crosslingual_texts(bench_dir: Path) -> list[str]:

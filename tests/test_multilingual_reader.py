@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app import multilingual_reader, reader
+from app import answer, crosslingual, multilingual_reader, reader, training
 from app.errors import PolicyQAError
 
 ANSWERS = {
@@ -25,9 +25,9 @@ ANSWERS = {
 }
 
 
-def _pairs() -> list[reader.Pair]:
+def _lessons() -> list[multilingual_reader.Lesson]:
     texts = list(ANSWERS.values())
-    return [(q, text, text == answer) for q, answer in ANSWERS.items() for text in texts[:6] + [answer]]
+    return [(q, text, q) for q, answer_ in ANSWERS.items() for text in texts[:6] + [answer_]]
 
 
 @pytest.mark.parametrize("question", ["how long do you keep my payment records?", "결제 기록은 얼마나 오래 보관하나요?",
@@ -41,9 +41,9 @@ def test_the_shipped_student_reads_the_answering_clause_above_another_in_any_lan
 
 
 def test_a_student_learns_its_teachers_logits_reproducibly():
-    pairs = _pairs()
-    first, correlation = multilingual_reader.taught(reader.model(), pairs)
-    second, _ = multilingual_reader.taught(reader.model(), pairs)
+    lessons = _lessons()
+    first, correlation = multilingual_reader.taught(reader.model(), lessons)
+    second, _ = multilingual_reader.taught(reader.model(), lessons)
     assert np.array_equal(first.weights, second.weights) and correlation > 0.3
     question = "how long do you keep my payment records?"
     texts = [ANSWERS[question], ANSWERS["do you use cookies?"]]
@@ -52,11 +52,11 @@ def test_a_student_learns_its_teachers_logits_reproducibly():
 
 def test_a_student_of_too_few_questions_is_refused(tmp_path):
     with pytest.raises(PolicyQAError, match="needs the pairs of 10 questions or more"):
-        multilingual_reader.taught(reader.model(), [p for p in _pairs() if p[0] in list(ANSWERS)[:4]])
+        multilingual_reader.taught(reader.model(), [lesson for lesson in _lessons() if lesson[2] in list(ANSWERS)[:4]])
 
 
 def test_a_saved_student_reads_as_fitted(tmp_path, monkeypatch):
-    student, _ = multilingual_reader.taught(reader.model(), _pairs())
+    student, _ = multilingual_reader.taught(reader.model(), _lessons())
     monkeypatch.setattr(multilingual_reader, "shipped_path", lambda: tmp_path / "student.npz")
     multilingual_reader.save(student, tmp_path / "student.npz")
     try:
@@ -66,3 +66,15 @@ def test_a_saved_student_reads_as_fitted(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         multilingual_reader.shipped.cache_clear()
+
+
+def test_the_student_learns_each_pair_in_english_and_as_customers_ask_it_in_other_languages(engine):
+    english = "does laneige sell my email address?"
+    searched = answer.read_question(engine.index, engine.embedder, english, "laneige")[3]
+    pairs = [(searched, "We never sell your e-mail address.", True), (searched, "We use cookies.", False)]
+    translated = [crosslingual.Translated("laneige", english, "laneige에서 제 이메일 팔아요?", "ko"),
+                  crosslingual.Translated("laneige", "something else entirely", "¿algo más?", "es")]
+    lessons = training.student_lessons(engine.index, engine.embedder, pairs, translated)
+    korean = "에서 제 이메일 팔아요?"  # the company's name out, as a question is searched
+    assert lessons == [(searched, pairs[0][1], searched), (korean, pairs[0][1], searched),
+                       (searched, pairs[1][1], searched), (korean, pairs[1][1], searched)]
