@@ -81,7 +81,8 @@ class Assessment:
     # probability that it is a product or support question (questions.Model.product)
     question_signals: dict[str, float]
     # per hit, calibration.HIT_SIGNALS: the probability that it does not state the kind of fact asked for
-    # (facts.unstated) and the reader's logit for the question and the clause read together (reader.Reader)
+    # (facts.unstated) and the reader's logit for the question and the clause read together (reader.Reader, or its
+    # multilingual student where the question or the clause is not English)
     hit_signals: dict[str, list[float]]
     confidence: float  # the best support, plus the question's signals by their fitted (negative) weights
     probabilities: list[float]  # each hit's probability that it answers (calibration.probabilities), best first

@@ -59,45 +59,65 @@ def shipped_path() -> Path:
     return Path(str(files("app") / "data" / "crosslingual.npz"))
 
 
+@dataclass(frozen=True)
+class Map:
+    """The ridge's weights, and how far to stretch what they give from the embedder's centre: a least-squares map
+    pulls its output toward the centre of the training vectors (the more, the less sure it is), and a vector near
+    the centre sits close to every clause and reads as no particular kind of question. Stretched, a mapped vector
+    is as far from the centre as the embedder's own, on average."""
+
+    weights: np.ndarray  # (512, the embedder's dims)
+    centre: np.ndarray  # the embedder's mean vector of the training texts
+    spread: float
+
+    def apply(self, source: np.ndarray) -> np.ndarray:
+        """Unit vectors in the embedder's space for USE's vectors `source` (one row each)."""
+        moved = self.centre + self.spread * (source @ self.weights - self.centre)
+        return (moved / np.linalg.norm(moved, axis=1, keepdims=True)).astype(np.float32)
+
+
 @lru_cache(maxsize=1)
-def shipped() -> np.ndarray | None:
-    """The shipped map, (512, the embedder's dims), if any."""
+def shipped() -> Map | None:
+    """The shipped map, if any."""
     path = shipped_path()
     if not path.is_file():
         return None
     with np.load(path) as stored:
-        return stored["weights"]
+        return Map(stored["weights"], stored["centre"], float(stored["spread"]))
 
 
-def model(dims: int) -> np.ndarray | None:
+def model(dims: int) -> Map | None:
     """The map into an embedder's space of `dims` dimensions, when one is fitted for that size."""
-    weights = shipped()
-    return weights if weights is not None and weights.shape[1] == dims else None
+    fitted = shipped()
+    return fitted if fitted is not None and fitted.weights.shape[1] == dims else None
 
 
 def embed(embedder: Embedder, texts: list[str], lang: str) -> np.ndarray:
     """Unit vectors in `embedder`'s space of `texts` written in `lang`: English as the embedder reads it, another
     language through the map (as it is, when no map is fitted for this embedder)."""
-    weights = model(embedder.dims)
-    if lang == "en" or weights is None:
+    fitted = model(embedder.dims)
+    if lang == "en" or fitted is None:
         return embedder.encode(texts)
-    moved = encode(texts) @ weights
-    return (moved / np.linalg.norm(moved, axis=1, keepdims=True)).astype(np.float32)
+    return fitted.apply(encode(texts))
 
 
 @lru_cache(maxsize=4)
 def fingerprint(dims: int) -> str:
     """Names the map `embed` uses for an embedder of `dims` dimensions ("" when there is none)."""
-    weights = model(dims)
-    return "" if weights is None else hashlib.sha1(weights.tobytes()).hexdigest()[:12]
+    fitted = model(dims)
+    if fitted is None:
+        return ""
+    stored = fitted.weights.tobytes() + fitted.centre.tobytes() + repr(fitted.spread).encode()
+    return hashlib.sha1(stored).hexdigest()[:12]
 
 
-def fit(texts: list[str], translated: list[Translated], embedder: Embedder) -> tuple[np.ndarray, dict[str, float]]:
+def fit(texts: list[str], translated: list[Translated], embedder: Embedder) -> tuple[Map, dict[str, float]]:
     """The map from USE's vectors to `embedder`'s: of English `texts` (training.crosslingual_texts) to the same
     texts', and of questions `translated` into other languages to their English originals'. With it, the mean cosine
     between the mapped vector and the embedder's, held out: of every HELD_OUT-th English text, and of the
-    translated questions about every HELD_OUT-th policy (their English originals left out as well), by a fit
-    without them."""
+    translated questions about every HELD_OUT-th policy (their English originals left out as well), mapped by a fit
+    without them. The spread is read on those held-out vectors: a map's output on texts it was fitted on is pulled
+    toward the centre less than on new ones."""
     policies = sorted({t.policy for t in translated})
     held_asked = np.array([t.policy in policies[::HELD_OUT] for t in translated], dtype=bool)
     kept_out = {t.english for t, held in zip(translated, held_asked) if held}
@@ -106,23 +126,23 @@ def fit(texts: list[str], translated: list[Translated], embedder: Embedder) -> t
     target = embedder.encode(texts + [t.english for t in translated]).astype(np.float64)
     fitted_on = np.concatenate([~held_texts & np.array([text not in kept_out for text in texts], dtype=bool),
                                 ~held_asked])
-    check = _ridge(source[fitted_on], target[fitted_on])
+    held = ~fitted_on
+    centre, weights = target.mean(axis=0), _ridge(source[fitted_on], target[fitted_on])
+    spread = float(np.sqrt(np.mean(np.sum((target[held] - centre) ** 2, axis=1))
+                           / np.mean(np.sum((source[held] @ weights - centre) ** 2, axis=1))))
+    check = Map(weights, centre, spread)
     measured = {"english": np.concatenate([held_texts, np.zeros(len(translated), dtype=bool)]),
                 "translated": np.concatenate([np.zeros(len(texts), dtype=bool), held_asked])}
-    return _ridge(source, target).astype(np.float32), {name: _cosine(source[rows] @ check, target[rows])
-                                                       for name, rows in measured.items() if rows.any()}
-
-
-def _cosine(mapped: np.ndarray, target: np.ndarray) -> float:
-    return float(np.mean(np.sum(mapped * target, axis=1) / np.linalg.norm(mapped, axis=1)
-                         / np.linalg.norm(target, axis=1)))
+    cosines = {name: float(np.mean(np.sum(check.apply(source[rows]) * target[rows], axis=1)))
+               for name, rows in measured.items() if rows.any()}
+    return Map(_ridge(source, target).astype(np.float32), centre.astype(np.float32), spread), cosines
 
 
 def _ridge(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.linalg.solve(source.T @ source + DECAY * np.eye(source.shape[1]), source.T @ target)
 
 
-def save(weights: np.ndarray, path: Path) -> None:
-    np.savez_compressed(path, weights=weights)
+def save(fitted: Map, path: Path) -> None:
+    np.savez_compressed(path, weights=fitted.weights, centre=fitted.centre, spread=fitted.spread)
     shipped.cache_clear()
     fingerprint.cache_clear()

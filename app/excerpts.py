@@ -53,7 +53,7 @@ def features(index: Index, row: int, query: str, vector: np.ndarray) -> np.ndarr
     cosine = stored @ vector[0]
     clause = index.clauses[row]
     document = index.documents[clause.document]
-    terms = search.question_terms(query, document.lang)
+    terms = search.question_terms(query)
     match = np.array([search.coverage(terms, text, document.title, document.lang) for text in clause.sentence_texts()])
     topic_model = topics.model()
     agreement = topic_model.probabilities(stored) @ topic_model.probabilities(vector)[0]

@@ -67,15 +67,12 @@ def retrieve(index: Index, embedder: Embedder, query: str, policy: str | Sequenc
         return []
     fitted = calibration.fitted()
     scores, order = found.best(fitted["ranking"], k)
-    terms: dict[str, dict[str, float]] = {}  # the question's terms as each policy's language reads them
-    topic = found.topic
+    terms, topic = question_terms(query), found.topic
     hits = []
     for i in order.tolist():
         clause = index.clauses[found.rows[i]]
         document = index.documents[clause.document]
-        if document.lang not in terms:
-            terms[document.lang] = question_terms(query, document.lang)
-        match = coverage(terms[document.lang], clause.text, document.title, document.lang)
+        match = coverage(terms, clause.text, document.title, document.lang)
         support = calibration.support(float(found.plain[i]), float(topic[i]), match, fitted["support"])
         hits.append(Hit(clause, found.rows[i], float(scores[i]), support, float(found.dense[i]),
                         float(found.plain[i]), float(found.lexical[i]), float(topic[i]), match))
@@ -142,9 +139,11 @@ def candidates(index: Index, query: str, vector: np.ndarray, policy: str | Seque
     return Candidates(rows, cosines, np.asarray(plain, dtype=np.float64), bm25, signals)
 
 
-def question_terms(query: str, lang: str = "en") -> dict[str, float]:
-    """The question's words as tokens of `lang` (tokens.tokenize), each with its rarity: what `coverage` weighs."""
-    return {term: rarity(term) for term in tokenize(query, lang)}
+def question_terms(query: str) -> dict[str, float]:
+    """The question's words as tokens of its own language (tokens.tokenize), each with its rarity: what `coverage`
+    weighs. A clause in another language uses few of them, and its word match says so: the one word in Latin letters
+    of a Korean question ("IP") found in an English clause is not all the question asks."""
+    return {term: rarity(term) for term in tokenize(query, languages.detect(query))}
 
 
 def coverage(terms: dict[str, float], text: str, title: str = "", lang: str = "en") -> float:
@@ -152,7 +151,7 @@ def coverage(terms: dict[str, float], text: str, title: str = "", lang: str = "e
     match of the support, weighed by calibration's coverage weight. Not BM25, whose IDF grows with the number of
     clauses indexed: a policy's support, and so its declines, would depend on what else is indexed. The words of
     its policy's `title` are left out: they name the document ("your privacy policy"), not what it says. `lang`: the
-    language `text` is written in, which `terms` are tokens of (`question_terms`)."""
+    language `text` is written in."""
     named = _title_words(title)
     asked = {term: weight for term, weight in terms.items() if term not in named}
     used = set(tokenize(text, lang))

@@ -8,12 +8,14 @@ import re
 import string
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from app import answer, crosslingual, languages, phrases, search, training
 from app.cli import cli
 from app.errors import PolicyQAError
+from app.tokens import tokenize
 
 DATA = Path(__file__).parent / "data"
 PAYMENTS = "how long do you keep payment records?"
@@ -118,12 +120,31 @@ def test_the_map_is_fitted_on_english_texts_and_translated_questions_and_read_on
         "We keep payment records for five years.", "You can delete your account in the settings.",
         "We use cookies to remember your preferences.", "Contact our privacy team at privacy@example.com.",
         "We never sell your personal information.", "Children under 13 may not use the service."] * 2
-    weights, cosine = crosslingual.fit(texts, [], model)
-    assert weights.shape == (512, model.dims) and 0.5 < cosine["english"] <= 1.0 and set(cosine) == {"english"}
+    fitted, cosine = crosslingual.fit(texts, [], model)
+    assert fitted.weights.shape == (512, model.dims) and 0.5 < cosine["english"] <= 1.0 and set(cosine) == {"english"}
     translated = training.translated_questions()[::8]  # every language, every policy
-    weights, cosine = crosslingual.fit(texts + [t.english for t in translated], translated, model)
-    assert weights.shape == (512, model.dims) and 0.5 < cosine["translated"] <= 1.0
+    fitted, cosine = crosslingual.fit(texts + [t.english for t in translated], translated, model)
+    assert fitted.weights.shape == (512, model.dims) and 0.5 < cosine["translated"] <= 1.0
     assert crosslingual.model(model.dims) is not None and crosslingual.model(model.dims + 1) is None
+
+
+def test_the_map_stretches_its_output_back_from_the_centre_it_pulls_it_to():
+    """A least-squares map pulls its output toward the centre of the embedder's vectors, where a question sits near
+    every clause and reads as no kind of question; the shipped map stretches it back by its fitted spread."""
+    fitted = crosslingual.shipped()
+    source = crosslingual.encode(list(SELL.values()))
+    pulled = source @ fitted.weights
+    pulled /= np.linalg.norm(pulled, axis=1, keepdims=True)
+    stretched = fitted.apply(source)
+    assert fitted.spread > 1.0
+    assert (np.linalg.norm(stretched - fitted.centre, axis=1) > np.linalg.norm(pulled - fitted.centre, axis=1)).all()
+
+
+def test_a_question_in_another_language_is_matched_by_all_its_words_not_only_its_latin_ones():
+    clause = "We keep IP addresses for 30 days."
+    korean, english = search.question_terms("IP 주소는 며칠 보관하나요?"), search.question_terms("how long do you keep IP addresses")
+    assert search.coverage(korean, clause) < 0.3 < 0.6 < search.coverage(english, clause)
+    assert set(english) == set(tokenize("how long do you keep IP addresses"))
 
 
 def test_the_translated_customer_questions_are_each_in_their_language_about_a_training_policy():
