@@ -622,10 +622,10 @@ def train(index: Path | None, gold: Path | None, bench: Path | None, bench_dir: 
         policyqa = training.policyqa_examples(policyqa_index, model, asked)
         sentences = training.policyqa_excerpts(policyqa_index, model, asked) + sentences
         pairs = training.reader_pairs(policyqa_index, model, evaluation.customer_questions(work / "corpus"))
-        lessons = training.student_lessons(policyqa_index, model, pairs, training.translated_questions())
+        lessons = training.student_lessons(policyqa_index, pairs, training.translated_questions())
     else:
         pairs = training.gold_reader_pairs(customer_index, model, cases)
-        lessons = training.student_lessons(customer_index, model, pairs, [])
+        lessons = training.student_lessons(customer_index, pairs, [])
     labelled = questions.load()
     kinds = model.encode([search_text(q.question) for q in labelled])
     fitted_adapter, fitted_excerpts = training.fit(policyqa, customer), excerpts.fit(sentences)  # all, then save

@@ -242,15 +242,18 @@ def translated_questions() -> list[crosslingual.Translated]:
             for row in rows]
 
 
-def student_lessons(index: store.Index, embedder: Embedder, pairs: list[reader.Pair],
-                    translated: list[crosslingual.Translated]) -> list[multilingual_reader.Lesson]:
+def student_lessons(index: store.Index, pairs: list[reader.Pair], translated: list[crosslingual.Translated]
+                    ) -> list[multilingual_reader.Lesson]:
     """What the reader's multilingual student learns from: each of the reader's `pairs` as it is, and with its
-    question as customers would type it in another language (`translated`), searched as a question is (company
-    names out); the clause as it is. Questions with no translation are learnt in English alone."""
+    question as customers would type it in another language (`translated`); both questions searched as a question
+    with no history is (answer.read_question: cleaned, company names out), the clause as it is. Questions with no
+    translation are learnt in English alone."""
+    def searched(question: str) -> str:
+        return search.without_names(index, answer.clean_question(question))
+
     asked: dict[str, list[str]] = {}
     for t in translated:
-        original = answer.read_question(index, embedder, t.english, t.policy)[3]  # searched, as the reader read it
-        asked.setdefault(original, []).append(search.without_names(index, answer.clean_question(t.question)))
+        asked.setdefault(searched(t.english), []).append(searched(t.question))
     return [(question, clause, original) for original, clause, _ in pairs
             for question in (original, *asked.get(original, ()))]
 

@@ -74,7 +74,7 @@ def test_the_student_learns_each_pair_in_english_and_as_customers_ask_it_in_othe
     pairs = [(searched, "We never sell your e-mail address.", True), (searched, "We use cookies.", False)]
     translated = [crosslingual.Translated("laneige", english, "laneige에서 제 이메일 팔아요?", "ko"),
                   crosslingual.Translated("laneige", "something else entirely", "¿algo más?", "es")]
-    lessons = training.student_lessons(engine.index, engine.embedder, pairs, translated)
+    lessons = training.student_lessons(engine.index, pairs, translated)
     korean = "에서 제 이메일 팔아요?"  # the company's name out, as a question is searched
     assert lessons == [(searched, pairs[0][1], searched), (korean, pairs[0][1], searched),
                        (searched, pairs[1][1], searched), (korean, pairs[1][1], searched)]
